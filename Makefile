@@ -1,0 +1,50 @@
+# Thin wrapper: CMake builds, ctest tests. `make run` and `make test` are the
+# two commands of the README; CI runs `make test` (.ci/run).
+BUILD    ?= build
+SANITIZE ?= build-sanitize
+JOBS     ?= $(shell nproc)
+FUZZ_SECONDS ?= 10
+
+.PHONY: all deps build run test test-release test-sanitize fuzz security bench format lint clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@bash scripts/dev-run.sh $(BUILD)
+
+# The whole suite, twice: the hardened release build and the ASan+UBSan build;
+# then every fuzz harness briefly.
+test: deps test-release test-sanitize fuzz
+
+test-release: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-sanitize: deps
+	cmake -S . -B $(SANITIZE) -DBW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(SANITIZE) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(SANITIZE) --output-on-failure -j$(JOBS)
+
+fuzz: deps
+	bash scripts/fuzz-smoke.sh build-fuzz $(FUZZ_SECONDS)
+
+security: build
+	ctest --test-dir $(BUILD) --output-on-failure -L security
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr -q \
+	  --error-exitcode=1 -Iframework/include framework/src app
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'framework/src/*.c' 'app/*.c')
+
+clean:
+	rm -rf $(BUILD) $(SANITIZE) build-fuzz

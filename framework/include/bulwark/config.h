@@ -1,0 +1,119 @@
+/* A service's configuration: compiled-in defaults, then an optional JSON file,
+ * then BULWARK_* environment variables. Every key is declared once, in the
+ * table in framework/src/config/config_table.c; docs/configuration.md lists
+ * them. Any problem is a start-up error naming the key path. */
+#ifndef BULWARK_CONFIG_H
+#define BULWARK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "bulwark/secret.h"
+
+/* Largest config file accepted, in bytes. */
+#define BW_CONFIG_MAX_FILE_BYTES (1024u * 1024u)
+
+typedef struct bw_kv {
+    char *name;
+    char *value; /* NULL means "remove" */
+} bw_kv;
+
+typedef struct bw_header_override {
+    char *route; /* NULL = global, else a route pattern like "/v1/notes/{id}" */
+    bw_kv *items;
+    size_t nitems;
+} bw_header_override;
+
+typedef struct bw_config {
+    char *data_dir; /* "data_dir", env BULWARK_DATA_DIR, default ".data" */
+    struct {
+        char *listen;           /* host:port or [v6]:port, env BULWARK_LISTEN */
+        bool allow_public_http; /* opt-in to plain HTTP on a non-loopback address */
+        int threads;            /* env BULWARK_THREADS */
+        int connection_queue;
+        int listen_backlog;
+        int request_timeout_ms;
+        int keep_alive_timeout_ms;
+        long long max_header_bytes; /* CivetWeb max_request_size */
+        long long max_body_bytes;   /* routes may set a smaller limit */
+        int max_headers;
+        int shutdown_timeout_ms;
+    } server;
+    struct {
+        long long max_path_bytes;
+        int max_path_segments;
+        int max_query_params;
+        long long max_query_bytes;
+    } limits;
+    struct {
+        char *file; /* relative to data_dir unless absolute */
+        bool auto_migrate;
+        int busy_timeout_ms;
+    } store;
+    struct {
+        char *level; /* debug, info, warn or error; env BULWARK_LOG_LEVEL */
+    } log;
+    struct {
+        bw_header_override *overrides; /* the global one (if any) first */
+        size_t noverrides;
+    } headers;
+    struct {
+        bool enabled;
+        char **allowed_origins; /* exact origins, or the single entry "*" */
+        size_t norigins;
+        bool allow_credentials;
+        char **allowed_methods;
+        size_t nmethods;
+        char **allowed_headers;
+        size_t nheaders;
+        int max_age;
+    } cors;
+    struct {
+        bw_secret_ref session_key;
+        bw_secret_ref audit_key;
+    } secrets;
+    /* Risky settings found at load time (see bw_config_risky). */
+    char **risky;
+    size_t nrisky;
+} bw_config;
+
+/* Builds the configuration: defaults, then the JSON file at file_or_null (or,
+ * when NULL, at $BULWARK_CONFIG if set), then BULWARK_* variables from envp
+ * (NULL = environ). Unknown keys or variables, wrong types, out-of-range or
+ * malformed values and failed cross-field checks are refused. Returns 0 with
+ * *out set (free it with bw_config_free), or -1 with the first error in err,
+ * e.g. "server.threads: must be an integer between 2 and 1024". */
+int bw_config_load(const char *file_or_null, char *const *envp, bw_config **out, char *err,
+                   size_t errlen);
+
+/* Same as bw_config_load with the file's bytes given directly: buf[0..len) is
+ * the JSON text (buf NULL = no file; BULWARK_CONFIG is then ignored). name
+ * labels parse errors (NULL = "config"). bw_config_load and the fuzz harness
+ * use it. */
+int bw_config_load_buffer(const char *buf, size_t len, const char *name, char *const *envp,
+                          bw_config **out, char *err, size_t errlen);
+
+/* Frees a configuration from bw_config_load. NULL is a no-op. */
+void bw_config_free(bw_config *c);
+
+/* Writes the effective configuration to f as pretty JSON in the config file's
+ * own format; secrets appear only as their reference. Returns 0, or -1 on a
+ * write or allocation error. */
+int bw_config_dump(const bw_config *c, FILE *f);
+
+/* Writes p into buf if p is absolute, else data_dir/p. Returns buf, or NULL
+ * if p is NULL or empty or the result does not fit in buflen. */
+const char *bw_config_path_in_data(const bw_config *c, const char *p, char *buf, size_t buflen);
+
+/* True when listen ("host:port" or "[v6]:port") is well formed and names a
+ * loopback host: 127.x.x.x, ::1 or localhost. */
+bool bw_config_listen_is_loopback(const char *listen);
+
+/* Stores up to max pointers to short descriptions of the risky settings in c
+ * (e.g. "cors allows credentials") in items, for start-up warnings. Returns
+ * the total number of risky settings, which may exceed max. The strings
+ * belong to c. items may be NULL when max is 0. */
+size_t bw_config_risky(const bw_config *c, const char **items, size_t max);
+
+#endif

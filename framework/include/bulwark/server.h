@@ -1,0 +1,63 @@
+/* Declaring a service: its routes and how the framework runs them. */
+#ifndef BULWARK_SERVER_H
+#define BULWARK_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bulwark/config.h"
+#include "bulwark/migrate.h"
+#include "bulwark/req.h"
+#include "bulwark/res.h"
+
+/* A handler fills `res` and returns 0. Any other value is logged and
+ * answered with a 500 problem (nothing the handler set is sent). */
+typedef int (*bw_handler)(bw_req *req, bw_res *res);
+
+typedef enum bw_audit_mode { BW_AUDIT_NONE = 0, BW_AUDIT_ALWAYS } bw_audit_mode;
+
+/* One route. Secure by default: the server refuses to start when a route has
+ * no permission and is not marked public, or takes a body (POST, PUT, PATCH)
+ * without naming a schema. */
+typedef struct bw_route {
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* "/v1/notes/{id}": literal segments and {captures} */
+    bw_handler handler;
+    const char *permission;  /* "notes:read"; NULL only with .public = true */
+    bool public;             /* explicitly reachable without authentication */
+    const char *body_schema; /* schema file (app/schemas/); required for body methods */
+    size_t max_body;         /* body limit in bytes; 0 = server.max_body_bytes */
+    const char *rate;        /* e.g. "30/min" (enforced by the rate-limit stage) */
+    bw_audit_mode audit;     /* audit record for every call */
+    bool mfa;                /* route demands a second factor */
+} bw_route;
+
+typedef struct bw_app {
+    const char *name; /* executable name, for usage text */
+    const bw_route *routes;
+    size_t nroutes;
+    const bw_migration *migrations; /* the app's schema, applied in order */
+    size_t nmigrations;
+    void *udata; /* handed to handlers: bw_req_app_data() */
+} bw_app;
+
+typedef struct bw_server bw_server;
+
+/* Checks the routes and config, opens the store (migrating when configured),
+ * and starts listening. Returns NULL with a message in err on any refusal.
+ * Caller owns the server; bw_server_stop frees it. */
+bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, size_t errlen);
+
+/* The first listening port (useful when the config asked for port 0). */
+int bw_server_port(const bw_server *srv);
+
+/* Stops accepting, waits for in-flight requests up to
+ * server.shutdown_timeout_ms, then frees everything. Returns 0 when every
+ * request finished in time, 1 otherwise. */
+int bw_server_stop(bw_server *srv);
+
+/* Checks a route table without starting anything: the secure-by-default
+ * rules and the router's pattern rules. 0, or -1 with the first problem. */
+int bw_server_check_routes(const bw_route *routes, size_t n, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,232 @@
+/* The service's commands. Every command loads the same configuration
+ * (defaults < --config file < BULWARK_* environment) and fails with exit
+ * status 2 and a message naming the key when it is wrong. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "bulwark/cli.h"
+#include "bulwark/log.h"
+#include "bulwark/secret.h"
+#include "bulwark/store.h"
+#include "bulwark/version.h"
+
+typedef struct bw_cli_opts {
+    const char *config;   /* --config FILE */
+    const char *data_dir; /* --data-dir DIR (init) */
+} bw_cli_opts;
+
+static void usage(const char *name, FILE *f)
+{
+    fprintf(f,
+            "usage: %s COMMAND [--config FILE] [--data-dir DIR]\n"
+            "\n"
+            "commands:\n"
+            "  serve          start the service\n"
+            "  init           create the data folder: database, migrations, secrets\n"
+            "  migrate        apply pending database migrations\n"
+            "  check-config   print the effective configuration (secrets redacted)\n"
+            "  version        print the version\n"
+            "\n"
+            "environment: BULWARK_CONFIG, BULWARK_LISTEN, BULWARK_DATA_DIR, and the other\n"
+            "BULWARK_* variables in docs/configuration.md\n",
+            name);
+}
+
+static int parse_opts(int argc, char **argv, bw_cli_opts *o)
+{
+    int i;
+
+    memset(o, 0, sizeof(*o));
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            o->config = argv[++i];
+        } else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
+            o->data_dir = argv[++i];
+        } else {
+            fprintf(stderr, "unknown or incomplete option: %s\n", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Loads the configuration; prints the error and returns NULL on failure. */
+static bw_config *load_config(const bw_cli_opts *o)
+{
+    bw_config *cfg = NULL;
+    char err[512];
+    bw_log_level level;
+
+    if (o->data_dir != NULL && setenv("BULWARK_DATA_DIR", o->data_dir, 1) != 0) {
+        fprintf(stderr, "cannot set the data folder: %s\n", strerror(errno));
+        return NULL;
+    }
+    if (bw_config_load(o->config, NULL, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "configuration error: %s\n", err);
+        return NULL;
+    }
+    if (bw_log_level_parse(cfg->log.level, &level) == 0)
+        bw_log_set_level(level);
+    return cfg;
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates each secret referenced as a file that does not exist yet. */
+static int init_secrets(const bw_config *cfg)
+{
+    const bw_secret_ref *refs[] = {&cfg->secrets.session_key, &cfg->secrets.audit_key};
+    char path[4096], err[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+        const char *ref = refs[i]->ref;
+        int rc;
+
+        if (strncmp(ref, "file:", 5) != 0)
+            continue; /* env: secrets are the operator's to provide */
+        if (bw_config_path_in_data(cfg, ref + 5, path, sizeof(path)) == NULL) {
+            fprintf(stderr, "secret path too long: %s\n", ref);
+            return -1;
+        }
+        rc = bw_secret_generate_file(path, 32, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "cannot create secret %s: %s\n", path, err);
+            return -1;
+        }
+        printf("%s %s\n", rc == 1 ? "created" : "kept   ", path);
+    }
+    return 0;
+}
+
+static int migrate_store(const bw_app *app, const bw_config *cfg)
+{
+    char path[4096], err[512];
+    bw_store *store = NULL;
+    sqlite3 *db;
+    int applied = 0;
+
+    if (bw_config_path_in_data(cfg, cfg->store.file, path, sizeof(path)) == NULL) {
+        fprintf(stderr, "store.file: path too long\n");
+        return -1;
+    }
+    if (bw_store_open(path, cfg->store.busy_timeout_ms, &store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "store: %s\n", err);
+        return -1;
+    }
+    db = bw_store_conn(store);
+    if (db == NULL ||
+        bw_migrate_apply(db, app->migrations, app->nmigrations, &applied, err, sizeof(err)) != 0) {
+        fprintf(stderr, "migration failed: %s\n", db == NULL ? "cannot open database" : err);
+        bw_store_close(store);
+        return -1;
+    }
+    printf("database %s: %d migration(s) applied, %zu known\n", path, applied, app->nmigrations);
+    bw_store_close(store);
+    return 0;
+}
+
+static int cmd_init(const bw_app *app, const bw_config *cfg)
+{
+    char secrets[4096];
+
+    if (make_dir(cfg->data_dir) != 0)
+        return 1;
+    if (bw_config_path_in_data(cfg, "secrets", secrets, sizeof(secrets)) == NULL ||
+        make_dir(secrets) != 0)
+        return 1;
+    if (init_secrets(cfg) != 0 || migrate_store(app, cfg) != 0)
+        return 1;
+    return 0;
+}
+
+static int cmd_serve(const bw_app *app, const bw_config *cfg)
+{
+    sigset_t set;
+    bw_server *srv;
+    char err[512];
+    int sig = 0;
+
+    /* Workers inherit this mask, so only the main thread takes the signals. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+        fprintf(stderr, "cannot block signals\n");
+        return 1;
+    }
+    srv = bw_server_start(app, cfg, err, sizeof(err));
+    if (srv == NULL) {
+        bw_log(BW_LOG_ERROR, "server.refused", (bw_log_field[]){BW_LOG_S("reason", err)}, 1);
+        fprintf(stderr, "cannot start: %s\n", err);
+        return 1;
+    }
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            bw_log_msg(BW_LOG_INFO, "server.sighup", "nothing to reload yet");
+            continue;
+        }
+        break;
+    }
+    bw_log(BW_LOG_INFO, "server.signal", (bw_log_field[]){BW_LOG_I("signal", sig)}, 1);
+    return bw_server_stop(srv) == 0 ? 0 : 1;
+}
+
+int bw_main(const bw_app *app, int argc, char **argv)
+{
+    const char *name = app->name != NULL ? app->name : "service";
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    bw_cli_opts opts;
+    bw_config *cfg;
+    int rc;
+
+    if (cmd == NULL || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(name, cmd == NULL ? stderr : stdout);
+        return cmd == NULL ? 2 : 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("%s (bulwark %s)\n", name, bw_version());
+        return 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "init") != 0 && strcmp(cmd, "migrate") != 0 &&
+        strcmp(cmd, "check-config") != 0) {
+        fprintf(stderr, "unknown command: %s\n", cmd);
+        usage(name, stderr);
+        return 2;
+    }
+    if (parse_opts(argc, argv, &opts) != 0)
+        return 2;
+    if (sodium_init() < 0) {
+        fprintf(stderr, "libsodium failed to initialise\n");
+        return 1;
+    }
+    cfg = load_config(&opts);
+    if (cfg == NULL)
+        return 2;
+    if (strcmp(cmd, "check-config") == 0)
+        rc = bw_config_dump(cfg, stdout) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "init") == 0)
+        rc = cmd_init(app, cfg);
+    else if (strcmp(cmd, "migrate") == 0)
+        rc = migrate_store(app, cfg) == 0 ? 0 : 1;
+    else
+        rc = cmd_serve(app, cfg);
+    bw_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,110 @@
+/* Read-only accessors a handler uses; the pipeline fills struct bw_req. */
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+const char *bw_req_method(const bw_req *req)
+{
+    return req->method;
+}
+
+const char *bw_req_path(const bw_req *req)
+{
+    return req->path;
+}
+
+const char *bw_req_route(const bw_req *req)
+{
+    return req->route;
+}
+
+const char *bw_req_param(const bw_req *req, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < req->nparams; i++) {
+        if (strcmp(req->param_names[i], name) == 0)
+            return req->param_values[i];
+    }
+    return NULL;
+}
+
+const char *bw_req_query(const bw_req *req, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < req->nquery; i++) {
+        if (strcmp(req->query[i].name, name) == 0)
+            return req->query[i].value;
+    }
+    return NULL;
+}
+
+size_t bw_req_query_count(const bw_req *req)
+{
+    return req->nquery;
+}
+
+int bw_req_query_at(const bw_req *req, size_t i, const char **name, const char **value)
+{
+    if (i >= req->nquery)
+        return -1;
+    *name = req->query[i].name;
+    *value = req->query[i].value;
+    return 0;
+}
+
+const char *bw_req_header(const bw_req *req, const char *name)
+{
+    int i;
+
+    if (req->ri == NULL)
+        return NULL;
+    for (i = 0; i < req->ri->num_headers; i++) {
+        if (strcasecmp(req->ri->http_headers[i].name, name) == 0)
+            return req->ri->http_headers[i].value;
+    }
+    return NULL;
+}
+
+void bw_req_body(const bw_req *req, const char **body, size_t *len)
+{
+    *body = req->body != NULL ? req->body : "";
+    *len = req->body_len;
+}
+
+json_t *bw_req_json(const bw_req *req)
+{
+    return req->json;
+}
+
+long long bw_req_user_id(const bw_req *req)
+{
+    return req->user_id;
+}
+
+const char *bw_req_client(const bw_req *req)
+{
+    return req->client;
+}
+
+const char *bw_req_id(const bw_req *req)
+{
+    return req->id;
+}
+
+bw_arena *bw_req_arena(bw_req *req)
+{
+    return req->arena;
+}
+
+void *bw_req_app_data(const bw_req *req)
+{
+    return req->app_data;
+}
+
+struct bw_store *bw_req_store(const bw_req *req)
+{
+    return req->store;
+}

@@ -1,0 +1,376 @@
+/* Starting and stopping CivetWeb the safe way: one catch-all callback, no
+ * document_root (so no file serving, directory listing, CGI, Lua or SSI),
+ * no URL decoding by CivetWeb (the pipeline decodes once), and CivetWeb's
+ * own error pages replaced. See docs/architecture.md. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulwark/err.h"
+#include "bulwark/http.h"
+#include "bulwark/log.h"
+#include "bulwark/version.h"
+#include "internal.h"
+
+static bool method_takes_body(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
+}
+
+int bw_server_check_routes(const bw_route *routes, size_t n, char *err, size_t errlen)
+{
+    bw_router *r = bw_router_new();
+    char rerr[160];
+    size_t i;
+    int rc = 0;
+
+    if (r == NULL) {
+        bw_err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < n && rc == 0; i++) {
+        const bw_route *rt = &routes[i];
+        const char *m = rt->method ? rt->method : "(null)";
+        const char *p = rt->path ? rt->path : "(null)";
+
+        if (rt->method == NULL || rt->path == NULL || rt->handler == NULL) {
+            bw_err_set(err, errlen, "route %zu (%s %s): method, path and handler are required", i,
+                       m, p);
+            rc = -1;
+        } else if (rt->permission == NULL && !rt->public) {
+            bw_err_set(err, errlen,
+                       "route %s %s: has no permission; set .permission or mark it .public = true",
+                       m, p);
+            rc = -1;
+        } else if (rt->permission != NULL && rt->public) {
+            bw_err_set(err, errlen, "route %s %s: is public and has a permission; choose one", m,
+                       p);
+            rc = -1;
+        } else if (method_takes_body(rt->method) && rt->body_schema == NULL) {
+            bw_err_set(err, errlen, "route %s %s: takes a body but names no .body_schema", m, p);
+            rc = -1;
+        } else if (bw_router_add(r, rt->method, rt->path, (void *)rt, rerr, sizeof(rerr)) != 0) {
+            bw_err_set(err, errlen, "route %s %s: %s", m, p, rerr);
+            rc = -1;
+        }
+    }
+    bw_router_free(r);
+    return rc;
+}
+
+static int begin_request(struct mg_connection *conn)
+{
+    bw_server *srv = mg_get_user_data(mg_get_context(conn));
+
+    return bw_pipeline_handle(srv, conn);
+}
+
+static int http_error(struct mg_connection *conn, int status, const char *msg)
+{
+    bw_server *srv = mg_get_user_data(mg_get_context(conn));
+
+    (void)msg; /* CivetWeb's text may hold internal detail: never sent. */
+    bw_pipeline_civetweb_error(srv, conn, status);
+    return 0;
+}
+
+static int log_message(const struct mg_connection *conn, const char *msg)
+{
+    (void)conn;
+    bw_log(BW_LOG_WARN, "civetweb.message", (bw_log_field[]){BW_LOG_S("msg", msg)}, 1);
+    return 1; /* handled: CivetWeb writes nothing itself */
+}
+
+static int apply_header_overrides(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+    size_t i, j;
+
+    for (i = 0; i < cfg->headers.noverrides; i++) {
+        const bw_header_override *o = &cfg->headers.overrides[i];
+        for (j = 0; j < o->nitems; j++) {
+            int rc = o->items[j].value != NULL
+                         ? bw_header_policy_set(srv->headers, o->route, o->items[j].name,
+                                                o->items[j].value, err, errlen)
+                         : bw_header_policy_remove(srv->headers, o->route, o->items[j].name, err,
+                                                   errlen);
+            if (rc != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int setup_cors(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+    bw_cors_config cc;
+
+    if (!cfg->cors.enabled)
+        return 0;
+    memset(&cc, 0, sizeof(cc));
+    cc.enabled = true;
+    cc.origins = (const char *const *)cfg->cors.allowed_origins;
+    cc.norigins = cfg->cors.norigins;
+    cc.allow_credentials = cfg->cors.allow_credentials;
+    cc.methods = (const char *const *)cfg->cors.allowed_methods;
+    cc.nmethods = cfg->cors.nmethods;
+    cc.headers = (const char *const *)cfg->cors.allowed_headers;
+    cc.nheaders = cfg->cors.nheaders;
+    cc.max_age = cfg->cors.max_age;
+    srv->cors = bw_cors_new(&cc, err, errlen);
+    return srv->cors != NULL ? 0 : -1;
+}
+
+static int setup_router(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_app *app = srv->app;
+    size_t i;
+
+    if (bw_server_check_routes(app->routes, app->nroutes, err, errlen) != 0)
+        return -1;
+    srv->router = bw_router_new();
+    if (srv->router == NULL) {
+        bw_err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < app->nroutes; i++) {
+        if (bw_router_add(srv->router, app->routes[i].method, app->routes[i].path,
+                          (void *)&app->routes[i], err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int setup_store(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+    char path[4096];
+    int applied = 0, pending = 0;
+    sqlite3 *db;
+
+    if (bw_config_path_in_data(cfg, cfg->store.file, path, sizeof(path)) == NULL) {
+        bw_err_set(err, errlen, "store.file: path too long");
+        return -1;
+    }
+    if (bw_store_open(path, cfg->store.busy_timeout_ms, &srv->store, err, errlen) != 0)
+        return -1;
+    bw_store_set_migrations(srv->store, srv->app->migrations, srv->app->nmigrations);
+    db = bw_store_conn(srv->store);
+    if (db == NULL) {
+        bw_err_set(err, errlen, "store: cannot open %s", path);
+        return -1;
+    }
+    if (cfg->store.auto_migrate) {
+        if (bw_migrate_apply(db, srv->app->migrations, srv->app->nmigrations, &applied, err,
+                             errlen) != 0)
+            return -1;
+        if (applied > 0)
+            bw_log(BW_LOG_INFO, "store.migrated", (bw_log_field[]){BW_LOG_I("applied", applied)},
+                   1);
+        return 0;
+    }
+    if (bw_migrate_pending(db, srv->app->migrations, srv->app->nmigrations, &pending, err,
+                           errlen) != 0)
+        return -1;
+    if (pending > 0) {
+        bw_err_set(err, errlen,
+                   "store: %d migration(s) pending and store.auto_migrate is off; run `migrate`",
+                   pending);
+        return -1;
+    }
+    return 0;
+}
+
+static void log_risky_settings(const bw_config *cfg)
+{
+    const char *items[32];
+    size_t i, n = bw_config_risky(cfg, items, sizeof(items) / sizeof(items[0]));
+
+    for (i = 0; i < n; i++)
+        bw_log(BW_LOG_WARN, "config.risky_setting", (bw_log_field[]){BW_LOG_S("setting", items[i])},
+               1);
+}
+
+static void server_free(bw_server *srv)
+{
+    if (srv->router != NULL)
+        bw_router_free(srv->router);
+    if (srv->headers != NULL)
+        bw_header_policy_free(srv->headers);
+    if (srv->cors != NULL)
+        bw_cors_free(srv->cors);
+    if (srv->store != NULL)
+        bw_store_close(srv->store);
+    free(srv);
+}
+
+static int start_civetweb(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+    char threads[16], queue[16], backlog[16], req_to[16], ka_to[16], max_req[24];
+    struct mg_callbacks cb;
+    struct mg_init_data init;
+    struct mg_error_data errdata;
+    struct mg_server_port ports[4];
+    char cverr[256] = "";
+    const char *options[] = {
+        "listening_ports",
+        cfg->server.listen,
+        "num_threads",
+        threads,
+        "connection_queue",
+        queue,
+        "listen_backlog",
+        backlog,
+        "request_timeout_ms",
+        req_to,
+        "keep_alive_timeout_ms",
+        ka_to,
+        "enable_keep_alive",
+        "yes",
+        "max_request_size",
+        max_req,
+        "decode_url",
+        "no",
+        "enable_directory_listing",
+        "no",
+        "tcp_nodelay",
+        "1",
+        NULL,
+        NULL,
+    };
+    int n;
+
+    snprintf(threads, sizeof(threads), "%d", cfg->server.threads);
+    snprintf(queue, sizeof(queue), "%d", cfg->server.connection_queue);
+    snprintf(backlog, sizeof(backlog), "%d", cfg->server.listen_backlog);
+    snprintf(req_to, sizeof(req_to), "%d", cfg->server.request_timeout_ms);
+    snprintf(ka_to, sizeof(ka_to), "%d", cfg->server.keep_alive_timeout_ms);
+    snprintf(max_req, sizeof(max_req), "%lld", cfg->server.max_header_bytes);
+
+    memset(&cb, 0, sizeof(cb));
+    cb.begin_request = begin_request;
+    cb.http_error = http_error;
+    cb.log_message = log_message;
+    memset(&init, 0, sizeof(init));
+    init.callbacks = &cb;
+    init.user_data = srv;
+    init.configuration_options = options;
+    memset(&errdata, 0, sizeof(errdata));
+    errdata.text = cverr;
+    errdata.text_buffer_size = sizeof(cverr);
+
+    srv->ctx = mg_start2(&init, &errdata);
+    if (srv->ctx == NULL) {
+        bw_err_set(err, errlen, "cannot listen on %s: %s", cfg->server.listen,
+                   cverr[0] ? cverr : "CivetWeb refused to start");
+        return -1;
+    }
+    n = mg_get_server_ports(srv->ctx, 4, ports);
+    srv->port = n > 0 ? ports[0].port : 0;
+    return 0;
+}
+
+bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, size_t errlen)
+{
+    bw_server *srv = calloc(1, sizeof(*srv));
+
+    if (srv == NULL) {
+        bw_err_set(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->app = app;
+    srv->cfg = cfg;
+    atomic_init(&srv->inflight, 0);
+    srv->headers = bw_header_policy_new();
+    if (srv->headers == NULL) {
+        bw_err_set(err, errlen, "out of memory");
+        server_free(srv);
+        return NULL;
+    }
+    if (setup_router(srv, err, errlen) != 0 || apply_header_overrides(srv, err, errlen) != 0 ||
+        setup_cors(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0) {
+        server_free(srv);
+        return NULL;
+    }
+    log_risky_settings(cfg);
+    if (start_civetweb(srv, err, errlen) != 0) {
+        server_free(srv);
+        return NULL;
+    }
+    bw_log(BW_LOG_INFO, "server.started",
+           (bw_log_field[]){BW_LOG_S("listen", cfg->server.listen), BW_LOG_I("port", srv->port),
+                            BW_LOG_S("scheme", "http"), BW_LOG_S("version", bw_version()),
+                            BW_LOG_I("routes", (long long)app->nroutes)},
+           5);
+    return srv;
+}
+
+int bw_server_port(const bw_server *srv)
+{
+    return srv->port;
+}
+
+typedef struct stopper {
+    struct mg_context *ctx;
+    atomic_int done;
+} stopper;
+
+static void *stop_thread(void *arg)
+{
+    stopper *s = arg;
+
+    mg_stop(s->ctx);
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+int bw_server_stop(bw_server *srv)
+{
+    stopper *s = calloc(1, sizeof(*s));
+    pthread_t tid;
+    struct timespec deadline, now;
+    long inflight = atomic_load(&srv->inflight);
+
+    bw_log(BW_LOG_INFO, "server.stopping", (bw_log_field[]){BW_LOG_I("inflight", inflight)}, 1);
+    if (s == NULL)
+        return 1;
+    s->ctx = srv->ctx;
+    atomic_init(&s->done, 0);
+    /* mg_stop closes the listeners at once and then waits for every worker;
+     * it runs on its own thread so the wait can have a deadline. */
+    if (pthread_create(&tid, NULL, stop_thread, s) != 0) {
+        free(s);
+        return 1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += srv->cfg->server.shutdown_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(srv->cfg->server.shutdown_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    for (;;) {
+        if (atomic_load(&s->done)) {
+            pthread_join(tid, NULL);
+            free(s);
+            server_free(srv);
+            bw_log_msg(BW_LOG_INFO, "server.stopped", "all requests finished");
+            return 0;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > deadline.tv_sec ||
+            (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+            break;
+        nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    }
+    /* Workers are still busy: leave them (the process is exiting). */
+    bw_log(BW_LOG_WARN, "server.stop_timeout",
+           (bw_log_field[]){BW_LOG_I("inflight", (long long)atomic_load(&srv->inflight))}, 1);
+    pthread_detach(tid);
+    return 1;
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make run`: a development data folder (created once), then the service.
+set -euo pipefail
+build=${1:-build}
+data=${BULWARK_DATA_DIR:-.data}
+export BULWARK_DATA_DIR=$data
+if [ ! -d "$data" ]; then
+  "$build/notes" init --data-dir "$data"
+fi
+echo "notes: serving on http://${BULWARK_LISTEN:-127.0.0.1:8080} (Ctrl-C stops)"
+exec "$build/notes" serve
