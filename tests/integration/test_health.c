@@ -236,8 +236,7 @@ static void test_request_id_replaced_when_invalid(void **state)
         "abcdef 0123456789",
         "abcdef\"0123456789",
         "abc/def/0123456789",
-        "\xc3\xa9"
-        "bcdef0123456789xx",
+        "\xc3\xa9_bcdef0123456789x", /* non-ASCII ("_" ends the hex escape) */
         "<script>alert(1)</script>",
         "%30%31%32%33%34%35%36%37%38%39",
         "",
