@@ -88,7 +88,6 @@ void bw_res_empty(bw_res *res, int status)
 static int problem(bw_res *res, int status, const char *type, const char *detail)
 {
     json_t *o = json_object();
-    char *text;
     int rc = -1;
 
     if (o == NULL)
@@ -98,7 +97,7 @@ static int problem(bw_res *res, int status, const char *type, const char *detail
         json_object_set_new(o, "status", json_integer(status)) == 0 &&
         (detail == NULL || json_object_set_new(o, "detail", json_string(detail)) == 0) &&
         json_object_set_new(o, "request_id", json_string(res->request_id)) == 0) {
-        text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+        char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
         if (text != NULL) {
             rc = bw_res_body(res, status, "application/problem+json", text, strlen(text));
             free(text);
@@ -159,7 +158,7 @@ int bw_res_write(const bw_res *res, struct mg_connection *conn, const bw_header_
                  size_t npolicy, const bw_header_kv *extra, size_t nextra, bool head_only,
                  bool close)
 {
-    char head[8192], num[32], date[64];
+    char head[8192], date[64];
     size_t len = 0;
     int n;
     time_t now = time(NULL);
@@ -182,6 +181,7 @@ int bw_res_write(const bw_res *res, struct mg_connection *conn, const bw_header_
         head_add(head, sizeof(head), &len, "X-Request-Id", res->request_id) != 0)
         return -1;
     if (!bodyless) {
+        char num[32];
         n = snprintf(num, sizeof(num), "%zu", res->body_len);
         if (n < 0 || (size_t)n >= sizeof(num))
             return -1;
