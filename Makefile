@@ -1,7 +1,8 @@
 # Thin wrapper: CMake builds, ctest tests. `make run` and `make test` are the
-# two commands of the README; CI runs `make test` (.ci/run).
+# two commands of the README; CI runs `make lint` and `make test` (.ci/run).
 BUILD    ?= build
 SANITIZE ?= build-sanitize
+LINT_DIR ?= build-lint
 JOBS     ?= $(shell nproc)
 FUZZ_SECONDS ?= 10
 
@@ -41,10 +42,14 @@ security: build
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-lint:
+# cppcheck, then clang-tidy (.clang-tidy) with a compile database of its own;
+# fails on any finding. One clang-tidy per file: given several files, clang-tidy
+# 14 reports a false "uninitialized va_list" in all but the first (LLVM bug 41311).
+lint: deps
 	cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr -q \
 	  --error-exitcode=1 -Iframework/include framework/src app
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'framework/src/*.c' 'app/*.c')
+	cmake -S . -B $(LINT_DIR) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+	find framework/src app -name '*.c' | sort | xargs -n1 -P$(JOBS) clang-tidy -p $(LINT_DIR) --quiet
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE) build-fuzz
+	rm -rf $(BUILD) $(SANITIZE) $(LINT_DIR) build-fuzz

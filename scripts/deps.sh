@@ -24,6 +24,8 @@ cmds=(
   "curl:curl"
   "openssl:openssl"
   "clang:clang"
+  "clang-tidy:clang-tidy"
+  "cppcheck:cppcheck"
 )
 
 missing=()

@@ -49,7 +49,7 @@ struct bw_srv {
     /* The client side's view of the server: the one place to change for https. */
     const char *scheme;
     const char *host;
-    const char *ca_path; /* CA bundle for https, NULL for plain http */
+    char *ca_path; /* CA bundle for https: the server's development certificate */
 };
 
 /* --- small helpers ------------------------------------------------------------------------- */
@@ -474,6 +474,7 @@ static void srv_free(bw_srv *srv)
         (void)bw_rm_rf(srv->tmp);
     free(srv->tmp);
     free(srv->data_dir);
+    free(srv->ca_path);
     free(srv->stderr_path);
     free(srv);
 }
@@ -547,14 +548,17 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
         free(srv);
         return NULL;
     }
-    srv->scheme = "http";
+    /* The server serves HTTPS only; `notes init` made its development
+     * certificate, which is the client's only trust anchor. */
+    srv->scheme = "https";
     srv->host = "127.0.0.1";
-    srv->ca_path = NULL;
     srv->tmp = bw_tmpdir_create();
     srv->data_dir = srv->tmp ? join2(srv->tmp, "/data") : NULL;
+    srv->ca_path = srv->data_dir ? join2(srv->data_dir, "/tls/cert.pem") : NULL;
     srv->stderr_path = srv->tmp ? join2(srv->tmp, "/stderr.log") : NULL;
     char *out_path = srv->tmp ? join2(srv->tmp, "/stdout.log") : NULL;
-    if (!srv->data_dir || !srv->stderr_path || !out_path || init_data_dir(srv->data_dir) != 0) {
+    if (!srv->data_dir || !srv->ca_path || !srv->stderr_path || !out_path ||
+        init_data_dir(srv->data_dir) != 0) {
         free(out_path);
         srv_free(srv);
         return NULL;
@@ -887,17 +891,96 @@ int bw_connect(const bw_srv *srv)
     return fd;
 }
 
+/* Raw bytes inside a TLS connection: libcurl (on OpenSSL, an independent TLS stack) does the
+ * handshake and nothing else (CONNECT_ONLY); every byte after it is ours. */
+static CURL *tls_open(const bw_srv *srv, int timeout_ms, curl_socket_t *sock)
+{
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return NULL;
+    CURLcode pe = CURLE_OK;
+    if (curl_transport(c, srv, "/", timeout_ms) != 0 ||
+        curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK ||
+        /* the connection must outlive perform */
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 0L) != CURLE_OK ||
+        (pe = curl_easy_perform(c)) != CURLE_OK ||
+        curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, sock) != CURLE_OK || *sock == CURL_SOCKET_BAD) {
+        fprintf(stderr, "[harness] TLS connect failed: %s\n", curl_easy_strerror(pe));
+        curl_easy_cleanup(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct bw_tls_conn {
+    CURL *c;
+    curl_socket_t fd;
+};
+
+bw_tls_conn *bw_tls_connect(const bw_srv *srv)
+{
+    bw_tls_conn *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->c = tls_open(srv, BW_HTTP_TIMEOUT_MS, &t->fd);
+    if (t->c == NULL) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+long bw_tls_exchange(bw_tls_conn *t, const void *bytes, size_t len, char *out, size_t cap,
+                     int timeout_ms)
+{
+    size_t sent = 0, got = 0;
+    long long deadline = now_ms() + timeout_ms, quiet_since = 0;
+    if (cap == 0)
+        return -1;
+    while (now_ms() < deadline) {
+        if (sent < len) {
+            size_t n = 0;
+            CURLcode e = curl_easy_send(t->c, (const char *)bytes + sent, len - sent, &n);
+            if (e != CURLE_OK && e != CURLE_AGAIN)
+                return -1;
+            sent += n;
+            continue;
+        }
+        size_t n = 0;
+        CURLcode e = curl_easy_recv(t->c, out + got, cap - 1 - got, &n);
+        if (e == CURLE_OK && n > 0) {
+            got += n;
+            quiet_since = now_ms();
+            if (got == cap - 1)
+                break;
+            continue;
+        }
+        if (e != CURLE_AGAIN)
+            break; /* closed */
+        if (got > 0 && now_ms() - quiet_since >= 200)
+            break;
+        struct pollfd pfd = {.fd = t->fd, .events = POLLIN};
+        (void)poll(&pfd, 1, 20);
+    }
+    out[got] = '\0';
+    return (long)got;
+}
+
+void bw_tls_close(bw_tls_conn *t)
+{
+    if (t == NULL)
+        return;
+    curl_easy_cleanup(t->c);
+    free(t);
+}
+
 int bw_raw_timeout(bw_srv *srv, const void *bytes, size_t len, int timeout_ms, bw_bytes *out)
 {
     memset(out, 0, sizeof *out);
-    int fd = bw_connect(srv);
-    if (fd < 0)
+    curl_socket_t fd;
+    CURL *c = tls_open(srv, timeout_ms, &fd);
+    if (c == NULL)
         return -1;
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
-        (void)close(fd);
-        return -1;
-    }
     const char *p = bytes;
     size_t sent = 0;
     buf b = {0};
@@ -907,39 +990,42 @@ int bw_raw_timeout(bw_srv *srv, const void *bytes, size_t len, int timeout_ms, b
         long long left = deadline - now_ms();
         if (left <= 0)
             break;
+        bool progress = false;
+        if (sent < len && !out->send_failed) {
+            size_t n = 0;
+            CURLcode e = curl_easy_send(c, p + sent, len - sent, &n);
+            if (e == CURLE_OK) {
+                sent += n;
+                progress = n > 0;
+            } else if (e != CURLE_AGAIN) {
+                out->send_failed = true;
+            }
+        }
+        char chunk[16384];
+        size_t n = 0;
+        CURLcode e = curl_easy_recv(c, chunk, sizeof chunk, &n);
+        if (e == CURLE_OK && n > 0) {
+            if (buf_add(&b, chunk, n) != 0) {
+                rc = -1;
+                break;
+            }
+            continue; /* TLS may hold more decrypted bytes than the socket shows */
+        }
+        if (e == CURLE_OK || (e != CURLE_AGAIN)) {
+            out->peer_closed = true; /* close_notify, FIN or reset */
+            break;
+        }
+        if (progress)
+            continue;
         bool want_out = sent < len && !out->send_failed;
         struct pollfd pfd = {.fd = fd, .events = (short)(POLLIN | (want_out ? POLLOUT : 0))};
-        int pr = poll(&pfd, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0) {
+        int pr = poll(&pfd, 1, (int)(left < 50 ? left : 50));
+        if (pr < 0 && errno != EINTR) {
             rc = -1;
             break;
         }
-        if (pr == 0)
-            break;
-        if (want_out && (pfd.revents & POLLOUT)) {
-            ssize_t n = send(fd, p + sent, len - sent, MSG_NOSIGNAL);
-            if (n > 0)
-                sent += (size_t)n;
-            else if (n < 0 && errno != EAGAIN && errno != EINTR)
-                out->send_failed = true;
-        }
-        if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-            char chunk[16384];
-            ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-            if (n > 0) {
-                if (buf_add(&b, chunk, (size_t)n) != 0) {
-                    rc = -1;
-                    break;
-                }
-            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                out->peer_closed = true;
-                break;
-            }
-        }
     }
-    (void)close(fd);
+    curl_easy_cleanup(c);
     if (rc == 0) {
         out->data = buf_take(&b, &out->len);
         if (out->data == NULL)

@@ -163,8 +163,18 @@ int bw_raw_exchange(bw_srv *srv, const void *bytes, size_t len, bool head, bw_re
 char *bw_build_request(const char *method, const char *target, size_t target_len, const char *extra,
                        const void *body, size_t body_len, size_t *out_len);
 
-/* Connects to the server's port. Returns the socket (caller closes) or -1 with errno set. */
+/* Connects to the server's port (TCP only, no TLS). Returns the socket (caller closes) or -1
+ * with errno set. */
 int bw_connect(const bw_srv *srv);
+
+/* A TLS connection held open across calls (the handshake is done by libcurl on OpenSSL). */
+typedef struct bw_tls_conn bw_tls_conn;
+bw_tls_conn *bw_tls_connect(const bw_srv *srv);
+/* Sends len bytes, then reads until at least one byte arrived and no more came for 200 ms, or
+ * timeout_ms passed. Returns the bytes read into out (NUL-terminated, at most cap-1), or -1. */
+long bw_tls_exchange(bw_tls_conn *c, const void *bytes, size_t len, char *out, size_t cap,
+                     int timeout_ms);
+void bw_tls_close(bw_tls_conn *c);
 
 /* Parses one HTTP/1.x response from data. head: the request was HEAD (no body follows).
  * Returns 0 with resp filled and *used bytes consumed, or -1 if data does not start with a

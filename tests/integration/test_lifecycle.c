@@ -226,16 +226,12 @@ static void shutdown_on(int sig)
 
     /* An idle keep-alive connection after one answered request, and one that never sent a
      * byte: neither may hold the process past its deadline. */
-    int kept = bw_connect(srv);
-    assert_true(kept >= 0);
-    struct timeval tv = {.tv_sec = 3};
-    assert_int_equal(setsockopt(kept, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    bw_tls_conn *kept = bw_tls_connect(srv);
+    assert_non_null(kept);
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    assert_int_equal(write(kept, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
     char got[4096];
-    ssize_t n = read(kept, got, sizeof got - 1);
+    long n = bw_tls_exchange(kept, req, sizeof req - 1, got, sizeof got, 3000);
     assert_true(n > 12);
-    got[n] = '\0';
     assert_int_equal(strncmp(got + 9, "200", 3), 0);
     int silent = bw_connect(srv);
     assert_true(silent >= 0);
@@ -251,7 +247,7 @@ static void shutdown_on(int sig)
         fail_msg("signal %d: exit status %d after %lld ms (deadline %d ms)", sig, code, took,
                  deadline);
     assert_true(took <= deadline + 1000);
-    assert_int_equal(close(kept), 0);
+    bw_tls_close(kept);
     assert_int_equal(close(silent), 0);
     assert_int_equal(bw_srv_stop(srv), 0);
 }
@@ -309,9 +305,19 @@ static void test_non_loopback_plain_http_refused(void **state)
 {
     fixture *f = *state;
     run_init(f->data_dir);
+    /* TLS may listen anywhere; plain HTTP (an opt-in) only on loopback without a second one. */
+    char cfg_path[4200], cfg_env[4300];
+    int len = snprintf(cfg_path, sizeof cfg_path, "%s/plain.json", f->data_dir);
+    assert_true(len > 0 && (size_t)len < sizeof cfg_path);
+    FILE *cf = fopen(cfg_path, "w");
+    assert_non_null(cf);
+    assert_true(fputs("{\"server\": {\"plain_http\": true}}", cf) >= 0);
+    assert_int_equal(fclose(cf), 0);
+    len = snprintf(cfg_env, sizeof cfg_env, "BULWARK_CONFIG=%s", cfg_path);
+    assert_true(len > 0 && (size_t)len < sizeof cfg_env);
     char listen[64];
     listen_env(listen, sizeof listen, "0.0.0.0");
-    const char *const wild[] = {listen, NULL};
+    const char *const wild[] = {listen, cfg_env, NULL};
     assert_serve_refuses(f->data_dir, wild, "server.listen");
 }
 

@@ -128,8 +128,11 @@ static void test_defaults_equal_shipped_file(void **state)
 
     /* Spot checks against the documented defaults, in case dump were blind. */
     assert_string_equal(loaded->data_dir, ".data");
-    assert_string_equal(loaded->server.listen, "127.0.0.1:8080");
+    assert_string_equal(loaded->server.listen, "127.0.0.1:8443");
+    assert_false(loaded->server.plain_http);
     assert_false(loaded->server.allow_public_http);
+    assert_false(loaded->tls.allow_tls12);
+    assert_string_equal(loaded->tls.cert, "tls/cert.pem");
     assert_int_equal(loaded->server.threads, 32);
     assert_int_equal(loaded->server.max_header_bytes, 16384);
     assert_int_equal(loaded->server.max_body_bytes, 1048576);
@@ -332,20 +335,47 @@ static void test_public_http_needs_opt_in(void **state)
     for (size_t i = 0; i < sizeof(public_addrs) / sizeof(public_addrs[0]); i++) {
         char json[256];
         assert_false(bw_config_listen_is_loopback(public_addrs[i]));
+        /* TLS (the default) may listen anywhere. */
         (void)snprintf(json, sizeof(json), "{\"server\": {\"listen\": \"%s\"}}", public_addrs[i]);
+        bw_config *c = load_ok(json, NULL);
+        const char *items[4];
+        assert_int_equal(bw_config_risky(c, items, 4), 0);
+        bw_config_free(c);
+        /* Plain HTTP there needs the second opt-in. */
+        (void)snprintf(json, sizeof(json),
+                       "{\"server\": {\"listen\": \"%s\", \"plain_http\": true}}", public_addrs[i]);
         error_case ec = {json, "server.listen: plain HTTP on a non-loopback address needs "
                                "\"server.allow_public_http\": true"};
         expect_errors(&ec, 1, NULL);
         (void)snprintf(json, sizeof(json),
-                       "{\"server\": {\"listen\": \"%s\", \"allow_public_http\": true}}",
+                       "{\"server\": {\"listen\": \"%s\", \"plain_http\": true, "
+                       "\"allow_public_http\": true}}",
                        public_addrs[i]);
-        bw_config *c = load_ok(json, NULL);
+        c = load_ok(json, NULL);
         assert_true(c->server.allow_public_http);
-        const char *items[4];
-        assert_int_equal(bw_config_risky(c, items, 4), 1);
-        assert_string_equal(items[0], "server.allow_public_http is on");
+        assert_int_equal(bw_config_risky(c, items, 4), 2);
+        assert_string_equal(items[0], "server.plain_http is on: no TLS");
+        assert_string_equal(items[1], "server.allow_public_http is on");
         bw_config_free(c);
     }
+}
+
+static void test_tls_opt_ins(void **state)
+{
+    (void)state;
+    static const error_case cases[] = {
+        {"{\"server\": {\"allow_public_http\": true}}",
+         "server.allow_public_http: only applies with \"server.plain_http\": true"},
+        {"{\"tls\": {\"allow_tls12\": 1}}", "tls.allow_tls12: must be true or false"},
+        {"{\"tls\": {\"cert\": \"\"}}", "tls.cert: must be a string of 1 to 4096 bytes"},
+        {"{\"tls\": {\"ciphers\": \"ALL\"}}", "tls.ciphers: unknown key"},
+    };
+    expect_errors(cases, sizeof(cases) / sizeof(cases[0]), NULL);
+    bw_config *c = load_ok("{\"tls\": {\"allow_tls12\": true}}", NULL);
+    const char *items[4];
+    assert_int_equal(bw_config_risky(c, items, 4), 1);
+    assert_string_equal(items[0], "tls.allow_tls12 is on");
+    bw_config_free(c);
 }
 
 static void test_secret_refs_in_config(void **state)
@@ -549,8 +579,7 @@ static void test_env(void **state)
          "a host name or a bracketed IPv6 address"},
         {"BULWARK_LISTEN=127.0.0.1:70000",
          "BULWARK_LISTEN (server.listen): port must be an integer between 1 and 65535"},
-        {"BULWARK_LISTEN=0.0.0.0:9000", "server.listen: plain HTTP on a non-loopback address "
-                                        "needs \"server.allow_public_http\": true"},
+        {"BULWARK_LISTEN=0.0.0.0:9000", NULL}, /* TLS listens anywhere */
         {"BULWARK_THREADS=64", NULL},
         {"BULWARK_THREADS=2", NULL},
         {"BULWARK_THREADS=1024", NULL},
@@ -610,7 +639,8 @@ static void test_env_precedence(void **state)
 {
     (void)state;
     const char *file = "{\"server\": {\"threads\": 8, \"listen\": \"0.0.0.0:80\", "
-                       "\"allow_public_http\": true}, \"log\": {\"level\": \"error\"}}";
+                       "\"plain_http\": true, \"allow_public_http\": true}, "
+                       "\"log\": {\"level\": \"error\"}}";
     char *env[] = {"BULWARK_THREADS=16", "BULWARK_THREADS=17", NULL};
     bw_config *c = load_ok(file, env);
     assert_int_equal(c->server.threads, 16); /* env beats file; first entry wins, as getenv */
@@ -620,7 +650,7 @@ static void test_env_precedence(void **state)
 
     /* The file's opt-in also covers a listen address from the environment. */
     char *env2[] = {"BULWARK_LISTEN=0.0.0.0:9090", NULL};
-    c = load_ok("{\"server\": {\"allow_public_http\": true}}", env2);
+    c = load_ok("{\"server\": {\"plain_http\": true, \"allow_public_http\": true}}", env2);
     assert_string_equal(c->server.listen, "0.0.0.0:9090");
     bw_config_free(c);
 
@@ -964,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_public_http_needs_opt_in),
+        cmocka_unit_test(test_tls_opt_ins),
         cmocka_unit_test(test_secret_refs_in_config),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_file_sources),

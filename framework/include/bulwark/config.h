@@ -29,7 +29,8 @@ typedef struct bw_config {
     char *data_dir; /* "data_dir", env BULWARK_DATA_DIR, default ".data" */
     struct {
         char *listen;           /* host:port or [v6]:port, env BULWARK_LISTEN */
-        bool allow_public_http; /* opt-in to plain HTTP on a non-loopback address */
+        bool plain_http;        /* opt-in: serve plain HTTP instead of TLS (loopback only) */
+        bool allow_public_http; /* second opt-in: plain HTTP on a non-loopback address */
         int threads;            /* env BULWARK_THREADS */
         int connection_queue;
         int listen_backlog;
@@ -69,6 +70,12 @@ typedef struct bw_config {
         size_t nheaders;
         int max_age;
     } cors;
+    struct {
+        char *cert;        /* PEM chain, leaf first; relative to data_dir unless absolute */
+        char *key;         /* PEM private key, mode 0600 */
+        bool allow_tls12;  /* opt-in: TLS 1.2 (ECDHE + AEAD suites only) besides 1.3 */
+        bool hsts_preload; /* opt-in: add "preload" to Strict-Transport-Security */
+    } tls;
     struct {
         bw_secret_ref session_key;
         bw_secret_ref audit_key;

@@ -51,6 +51,11 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
 /* The first listening port (useful when the config asked for port 0). */
 int bw_server_port(const bw_server *srv);
 
+/* Re-reads what can change without a restart: the TLS certificate and key.
+ * New connections get the new pair; on any error the old one stays and the
+ * error is logged. 0, or -1 with a message. */
+int bw_server_reload(bw_server *srv, char *err, size_t errlen);
+
 /* Stops accepting, waits for in-flight requests up to
  * server.shutdown_timeout_ms, then frees everything. Returns 0 when every
  * request finished in time, 1 otherwise. */

@@ -72,7 +72,7 @@ static int read_file(const char *path, char **buf, size_t *len, char *err, size_
         used += (size_t)n;
     }
     close(fd);
-    if (used > BW_CONFIG_MAX_FILE_BYTES) {
+    if (used > (size_t)BW_CONFIG_MAX_FILE_BYTES) {
         bw_cfg_fmt(err, errlen, "config file %s: larger than %u bytes", shown,
                    BW_CONFIG_MAX_FILE_BYTES);
         free(p);
@@ -130,7 +130,7 @@ static int apply_json(bw_config *c, const char *buf, size_t len, const char *nam
                       size_t errlen)
 {
     json_error_t jerr;
-    if (len > BW_CONFIG_MAX_FILE_BYTES) {
+    if (len > (size_t)BW_CONFIG_MAX_FILE_BYTES) {
         bw_cfg_fmt(err, errlen, "%s: larger than %u bytes", name, BW_CONFIG_MAX_FILE_BYTES);
         return -1;
     }
@@ -219,10 +219,16 @@ static bool has_wildcard_origin(const bw_config *c)
 
 static int cross_check(const bw_config *c, char *err, size_t errlen)
 {
-    if (!c->server.allow_public_http && !bw_config_listen_is_loopback(c->server.listen)) {
+    if (c->server.plain_http && !c->server.allow_public_http &&
+        !bw_config_listen_is_loopback(c->server.listen)) {
         bw_cfg_err(err, errlen, "server.listen",
                    "plain HTTP on a non-loopback address needs "
                    "\"server.allow_public_http\": true");
+        return -1;
+    }
+    if (c->server.allow_public_http && !c->server.plain_http) {
+        bw_cfg_err(err, errlen, "server.allow_public_http",
+                   "only applies with \"server.plain_http\": true");
         return -1;
     }
     bool wildcard = has_wildcard_origin(c);
@@ -268,8 +274,12 @@ static bool is_security_header(const char *name)
 static int find_risky(bw_config *c)
 {
     int rc = 0;
+    if (c->server.plain_http)
+        rc |= add_risky(c, "server.plain_http is on: no TLS");
     if (c->server.allow_public_http)
         rc |= add_risky(c, "server.allow_public_http is on");
+    if (c->tls.allow_tls12)
+        rc |= add_risky(c, "tls.allow_tls12 is on");
     if (c->cors.enabled && has_wildcard_origin(c))
         rc |= add_risky(c, "cors allows any origin (\"*\")");
     if (c->cors.enabled && c->cors.allow_credentials)

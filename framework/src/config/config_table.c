@@ -17,27 +17,28 @@ static const char *const default_cors_headers[] = {"Content-Type", "Authorizatio
 /* One macro per value type keeps each key on one line. */
 /* clang-format off */
 #define K_STR(p, field, env_, def, check_, allowed_, secret_) \
-    {.path = p, .type = BW_CFG_STRING, .offset = OFF(field), .env = env_, .def_str = def, \
-     .check = check_, .allowed = allowed_, .secret = secret_}
+    {.path = (p), .type = BW_CFG_STRING, .offset = OFF(field), .env = (env_), .def_str = (def), \
+     .check = (check_), .allowed = (allowed_), .secret = (secret_)}
 #define K_BOOL(p, field, def) \
-    {.path = p, .type = BW_CFG_BOOL, .offset = OFF(field), .def_num = def}
+    {.path = (p), .type = BW_CFG_BOOL, .offset = OFF(field), .def_num = (def)}
 #define K_INT(p, field, env_, def, lo, hi) \
-    {.path = p, .type = BW_CFG_INT, .offset = OFF(field), .env = env_, .def_num = def, \
-     .min = lo, .max = hi}
+    {.path = (p), .type = BW_CFG_INT, .offset = OFF(field), .env = (env_), .def_num = (def), \
+     .min = (lo), .max = (hi)}
 #define K_I64(p, field, env_, def, lo, hi) \
-    {.path = p, .type = BW_CFG_INT64, .offset = OFF(field), .env = env_, .def_num = def, \
-     .min = lo, .max = hi}
+    {.path = (p), .type = BW_CFG_INT64, .offset = OFF(field), .env = (env_), .def_num = (def), \
+     .min = (lo), .max = (hi)}
 #define K_LIST(p, field, count, def, maxn, check_) \
-    {.path = p, .type = BW_CFG_LIST, .offset = OFF(field), .count_offset = OFF(count), \
-     .def_list = def, .max = maxn, .check = check_}
+    {.path = (p), .type = BW_CFG_LIST, .offset = OFF(field), .count_offset = OFF(count), \
+     .def_list = (def), .max = (maxn), .check = (check_)}
 #define K_HEADERS(p, field) \
-    {.path = p, .type = BW_CFG_HEADERS, .offset = OFF(field)}
+    {.path = (p), .type = BW_CFG_HEADERS, .offset = OFF(field)}
 
 /* Table order is the order of config/bulwark.json and of bw_config_dump. */
 static const bw_cfg_key keys[] = {
     /*     path                            field                          env                   default                 checks */
     K_STR ("data_dir",                     data_dir,                      "BULWARK_DATA_DIR",   ".data",                NULL, NULL, false),
-    K_STR ("server.listen",                server.listen,                 "BULWARK_LISTEN",     "127.0.0.1:8080",       bw_cfg_check_listen, NULL, false),
+    K_STR ("server.listen",                server.listen,                 "BULWARK_LISTEN",     "127.0.0.1:8443",       bw_cfg_check_listen, NULL, false),
+    K_BOOL("server.plain_http",            server.plain_http,                                   false),
     K_BOOL("server.allow_public_http",     server.allow_public_http,                            false),
     K_INT ("server.threads",               server.threads,                "BULWARK_THREADS",    32,                     2, 1024),
     K_INT ("server.connection_queue",      server.connection_queue,       NULL,                 64,                     1, 10000),
@@ -63,6 +64,10 @@ static const bw_cfg_key keys[] = {
     K_LIST("cors.allowed_methods",         cors.allowed_methods,          cors.nmethods,        default_methods,        32, bw_cfg_check_token),
     K_LIST("cors.allowed_headers",         cors.allowed_headers,          cors.nheaders,        default_cors_headers,   64, bw_cfg_check_token),
     K_INT ("cors.max_age",                 cors.max_age,                  NULL,                 600,                    0, 86400),
+    K_STR ("tls.cert",                     tls.cert,                      NULL,                 "tls/cert.pem",         NULL, NULL, false),
+    K_STR ("tls.key",                      tls.key,                       NULL,                 "tls/key.pem",          NULL, NULL, false),
+    K_BOOL("tls.allow_tls12",              tls.allow_tls12,                                     false),
+    K_BOOL("tls.hsts_preload",             tls.hsts_preload,                                    false),
     K_STR ("secrets.session_key",          secrets.session_key.ref,       NULL,                 "file:secrets/session.key", NULL, NULL, true),
     K_STR ("secrets.audit_key",            secrets.audit_key.ref,         NULL,                 "file:secrets/audit.key",   NULL, NULL, true),
 };

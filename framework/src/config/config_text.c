@@ -48,7 +48,7 @@ void bw_cfg_clean(const char *s, size_t len, char *out, size_t outlen)
         room = room > 3 ? room - 3 : 0;
     for (size_t i = 0; i < len && o < room; i++) {
         unsigned char ch = (unsigned char)s[i];
-        out[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+        out[o++] = (char)((ch >= 0x20 && ch < 0x7f) ? ch : '?');
     }
     if (cut) {
         for (size_t i = 0; i < 3 && o + 1 < outlen; i++)

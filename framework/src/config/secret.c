@@ -85,7 +85,7 @@ static int load_env(const char *name, unsigned char **out, size_t *outlen, char 
         return -1;
     }
     size_t len = strnlen(v, (size_t)BW_SECRET_MAX_BYTES + 1);
-    if (len > BW_SECRET_MAX_BYTES) {
+    if (len > (size_t)BW_SECRET_MAX_BYTES) {
         (void)snprintf(err, errlen, "env:%s: larger than %u bytes", name, BW_SECRET_MAX_BYTES);
         return -1;
     }

@@ -14,7 +14,13 @@
 #include "bulwark/log.h"
 #include "bulwark/secret.h"
 #include "bulwark/store.h"
+#include "bulwark/tlscert.h"
 #include "bulwark/version.h"
+
+/* Validity of the development certificate `init` and `gen-dev-cert` make. */
+#define BW_DEV_CERT_DAYS 90
+/* How often `serve` looks at the certificate files for a renewal. */
+#define BW_CERT_POLL_SECONDS 2
 
 typedef struct bw_cli_opts {
     const char *config;   /* --config FILE */
@@ -28,7 +34,9 @@ static void usage(const char *name, FILE *f)
             "\n"
             "commands:\n"
             "  serve          start the service\n"
-            "  init           create the data folder: database, migrations, secrets\n"
+            "  init           create the data folder: database, migrations, secrets,\n"
+            "                 and a development TLS certificate when none exists\n"
+            "  gen-dev-cert   write a self-signed certificate for localhost (tls.cert/tls.key)\n"
             "  migrate        apply pending database migrations\n"
             "  check-config   print the effective configuration (secrets redacted)\n"
             "  version        print the version\n"
@@ -139,6 +147,50 @@ static int migrate_store(const bw_app *app, const bw_config *cfg)
     return 0;
 }
 
+static int cert_paths(const bw_config *cfg, char *cert, char *key, size_t cap)
+{
+    if (bw_config_path_in_data(cfg, cfg->tls.cert, cert, cap) == NULL ||
+        bw_config_path_in_data(cfg, cfg->tls.key, key, cap) == NULL) {
+        fprintf(stderr, "tls.cert / tls.key: path too long\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int gen_dev_cert(const bw_config *cfg)
+{
+    char cert[4096], key[4096], dir[4096], err[512];
+
+    if (cert_paths(cfg, cert, key, sizeof(cert)) != 0 ||
+        bw_config_path_in_data(cfg, "tls", dir, sizeof(dir)) == NULL || make_dir(dir) != 0)
+        return -1;
+    if (bw_tls_cert_generate_dev(cert, key, BW_DEV_CERT_DAYS, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cannot create the development certificate: %s\n", err);
+        return -1;
+    }
+    printf("created %s (self-signed for localhost, %d days)\ncreated %s\n", cert, BW_DEV_CERT_DAYS,
+           key);
+    return 0;
+}
+
+/* A development certificate only where no certificate is configured yet:
+ * an operator's own pair is never touched. */
+static int init_tls(const bw_config *cfg)
+{
+    char cert[4096], key[4096];
+    struct stat st;
+
+    if (cfg->server.plain_http)
+        return 0;
+    if (cert_paths(cfg, cert, key, sizeof(cert)) != 0)
+        return -1;
+    if (stat(cert, &st) == 0 || stat(key, &st) == 0) {
+        printf("kept    %s\n", cert);
+        return 0;
+    }
+    return gen_dev_cert(cfg);
+}
+
 static int cmd_init(const bw_app *app, const bw_config *cfg)
 {
     char secrets[4096];
@@ -148,16 +200,45 @@ static int cmd_init(const bw_app *app, const bw_config *cfg)
     if (bw_config_path_in_data(cfg, "secrets", secrets, sizeof(secrets)) == NULL ||
         make_dir(secrets) != 0)
         return 1;
-    if (init_secrets(cfg) != 0 || migrate_store(app, cfg) != 0)
+    if (init_secrets(cfg) != 0 || init_tls(cfg) != 0 || migrate_store(app, cfg) != 0)
         return 1;
     return 0;
+}
+
+/* Identity of the certificate files, to notice a renewal (certbot replaces
+ * the files or the links to them). */
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+} file_id;
+
+static void file_id_read(const char *path, file_id *id)
+{
+    struct stat st;
+
+    memset(id, 0, sizeof(*id));
+    if (stat(path, &st) == 0) {
+        id->dev = st.st_dev;
+        id->ino = st.st_ino;
+        id->size = st.st_size;
+        id->mtime = st.st_mtim;
+    }
+}
+
+static bool file_id_changed(const file_id *a, const file_id *b)
+{
+    return a->dev != b->dev || a->ino != b->ino || a->size != b->size ||
+           a->mtime.tv_sec != b->mtime.tv_sec || a->mtime.tv_nsec != b->mtime.tv_nsec;
 }
 
 static int cmd_serve(const bw_app *app, const bw_config *cfg)
 {
     sigset_t set;
     bw_server *srv;
-    char err[512];
+    char err[512], cert[4096], key[4096];
+    file_id cert_id, key_id;
     int sig = 0;
 
     /* Workers inherit this mask, so only the main thread takes the signals. */
@@ -175,14 +256,34 @@ static int cmd_serve(const bw_app *app, const bw_config *cfg)
         fprintf(stderr, "cannot start: %s\n", err);
         return 1;
     }
+    if (cert_paths(cfg, cert, key, sizeof(cert)) != 0) {
+        bw_server_stop(srv);
+        return 1;
+    }
+    file_id_read(cert, &cert_id);
+    file_id_read(key, &key_id);
     for (;;) {
-        if (sigwait(&set, &sig) != 0)
-            continue;
+        struct timespec poll_every = {BW_CERT_POLL_SECONDS, 0};
+        file_id c, k;
+
+        sig = sigtimedwait(&set, NULL, &poll_every);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
         if (sig == SIGHUP) {
-            bw_log_msg(BW_LOG_INFO, "server.sighup", "nothing to reload yet");
+            bw_log_msg(BW_LOG_INFO, "server.sighup", "reloading the TLS certificate");
+            (void)bw_server_reload(srv, err, sizeof(err));
             continue;
         }
-        break;
+        /* A timeout: has a renewal replaced the certificate files? Reload
+         * once both have settled (the pair is checked as a whole). */
+        file_id_read(cert, &c);
+        file_id_read(key, &k);
+        if (file_id_changed(&c, &cert_id) || file_id_changed(&k, &key_id)) {
+            cert_id = c;
+            key_id = k;
+            bw_log_msg(BW_LOG_INFO, "tls.files_changed", "reloading the TLS certificate");
+            (void)bw_server_reload(srv, err, sizeof(err));
+        }
     }
     bw_log(BW_LOG_INFO, "server.signal", (bw_log_field[]){BW_LOG_I("signal", sig)}, 1);
     return bw_server_stop(srv) == 0 ? 0 : 1;
@@ -205,7 +306,7 @@ int bw_main(const bw_app *app, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "init") != 0 && strcmp(cmd, "migrate") != 0 &&
-        strcmp(cmd, "check-config") != 0) {
+        strcmp(cmd, "check-config") != 0 && strcmp(cmd, "gen-dev-cert") != 0) {
         fprintf(stderr, "unknown command: %s\n", cmd);
         usage(name, stderr);
         return 2;
@@ -223,6 +324,8 @@ int bw_main(const bw_app *app, int argc, char **argv)
         rc = bw_config_dump(cfg, stdout) == 0 ? 0 : 1;
     else if (strcmp(cmd, "init") == 0)
         rc = cmd_init(app, cfg);
+    else if (strcmp(cmd, "gen-dev-cert") == 0)
+        rc = gen_dev_cert(cfg) == 0 ? 0 : 1;
     else if (strcmp(cmd, "migrate") == 0)
         rc = migrate_store(app, cfg) == 0 ? 0 : 1;
     else

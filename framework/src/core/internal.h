@@ -19,6 +19,7 @@
 #include "bulwark/router.h"
 #include "bulwark/server.h"
 #include "bulwark/store.h"
+#include "bulwark/tls.h"
 
 /* Per-request arena: first chunk size, and the cap beyond the body limit. */
 #define BW_ARENA_CHUNK 8192
@@ -64,6 +65,7 @@ struct bw_server {
     bw_header_policy *headers;
     bw_cors *cors;
     bw_store *store;
+    bw_tls *tls; /* NULL when serving plain HTTP (opt-in) */
     struct mg_context *ctx;
     atomic_long inflight;
     int port;

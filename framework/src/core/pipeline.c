@@ -21,7 +21,7 @@
 /* An unread body left after a refusal is read and dropped up to this many
  * bytes so the client can read our answer and keep its connection; beyond
  * it the connection is closed instead. */
-#define BW_DRAIN_MAX (64 * 1024)
+#define BW_DRAIN_MAX 65536 /* 64 KiB */
 
 typedef struct bw_ctx {
     bw_server *srv;
@@ -229,9 +229,7 @@ static bool stage_cors(bw_ctx *c, const bw_route_match *m)
         /* c->cors keeps only Vary: Origin, so caches key on the origin. */
         bw_res_problem(&c->res, 403, "This cross-origin request is not allowed.");
         return false;
-    case BW_CORS_DENIED:
-        /* No Allow-Origin: the browser refuses to expose the answer. */
-        return true;
+    case BW_CORS_DENIED: /* no Allow-Origin: the browser refuses to expose the answer */
     case BW_CORS_NOT_CORS:
     case BW_CORS_ALLOWED:
         return true;
@@ -472,8 +470,8 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     int status;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    arena =
-        bw_arena_new(BW_ARENA_CHUNK, (size_t)srv->cfg->server.max_body_bytes + BW_ARENA_OVERHEAD);
+    arena = bw_arena_new(BW_ARENA_CHUNK,
+                         (size_t)srv->cfg->server.max_body_bytes + (size_t)BW_ARENA_OVERHEAD);
     if (arena == NULL)
         return -1; /* out of memory: close without an answer */
     c = bw_arena_calloc(arena, 1, sizeof(*c));
@@ -517,7 +515,7 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
 
 void bw_pipeline_civetweb_error(bw_server *srv, struct mg_connection *conn, int status)
 {
-    bw_arena *arena = bw_arena_new(BW_ARENA_CHUNK, BW_ARENA_OVERHEAD);
+    bw_arena *arena = bw_arena_new(BW_ARENA_CHUNK, (size_t)BW_ARENA_OVERHEAD);
     const bw_header_kv *policy;
     size_t npolicy;
     char id[65];

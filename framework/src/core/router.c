@@ -447,8 +447,10 @@ void bw_router_match(const bw_router *r, const char *method, size_t method_len, 
     m->status = BW_ROUTE_NOT_FOUND;
     if (r == NULL || path == NULL || path_len == 0 || path[0] != '/')
         return;
-    if (method == NULL)
+    if (method == NULL) { /* matches no route (methods are 1+ bytes); memcmp needs non-NULL */
+        method = "";
         method_len = 0;
+    }
     st.path = path;
     st.len = path_len;
     st.nval = 0;

@@ -77,6 +77,15 @@ static int http_error(struct mg_connection *conn, int status, const char *msg)
     return 0;
 }
 
+/* CivetWeb takes the context the framework built, and changes nothing in it. */
+static int external_ssl_ctx(void **ssl_ctx, void *user_data)
+{
+    bw_server *srv = user_data;
+
+    *ssl_ctx = bw_tls_handed_ctx(srv->tls);
+    return 1;
+}
+
 static int log_message(const struct mg_connection *conn, const char *msg)
 {
     (void)conn;
@@ -195,6 +204,54 @@ static void log_risky_settings(const bw_config *cfg)
                1);
 }
 
+/* TLS unless plain HTTP was opted into: the bridge first (CivetWeb resolves
+ * OpenSSL names when its TLS feature is initialised), then the context, then
+ * HSTS on every response. */
+static int setup_tls(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+    const char *hsts = cfg->tls.hsts_preload ? "max-age=63072000; includeSubDomains; preload"
+                                             : "max-age=63072000; includeSubDomains";
+    long long days;
+
+    if (cfg->server.plain_http)
+        return 0;
+    if (bw_tls_bridge_load(BW_TLS_BRIDGE_DIR, err, errlen) != 0)
+        return -1;
+    if ((mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS) == 0) {
+        bw_err_set(err, errlen, "tls: CivetWeb could not initialise TLS through the bridge");
+        return -1;
+    }
+    srv->tls = bw_tls_new(cfg, err, errlen);
+    if (srv->tls == NULL)
+        return -1;
+    if (bw_header_policy_set(srv->headers, NULL, "Strict-Transport-Security", hsts, err, errlen) !=
+        0)
+        return -1;
+    days = bw_tls_days_left(srv->tls);
+    bw_log(BW_LOG_INFO, "tls.ready",
+           (bw_log_field[]){BW_LOG_S("provider", bw_tls_provider()),
+                            BW_LOG_I("cert_days_left", days),
+                            BW_LOG_S("min_version", cfg->tls.allow_tls12 ? "TLSv1.2" : "TLSv1.3")},
+           3);
+    if (days < 30)
+        bw_log(BW_LOG_WARN, "tls.cert_expiring", (bw_log_field[]){BW_LOG_I("days_left", days)}, 1);
+    return 0;
+}
+
+int bw_server_reload(bw_server *srv, char *err, size_t errlen)
+{
+    if (srv->tls == NULL)
+        return 0;
+    if (bw_tls_reload(srv->tls, err, errlen) != 0) {
+        bw_log(BW_LOG_ERROR, "tls.reload.failed", (bw_log_field[]){BW_LOG_S("reason", err)}, 1);
+        return -1;
+    }
+    bw_log(BW_LOG_INFO, "tls.reload.success",
+           (bw_log_field[]){BW_LOG_I("cert_days_left", bw_tls_days_left(srv->tls))}, 1);
+    return 0;
+}
+
 static void server_free(bw_server *srv)
 {
     if (srv->router != NULL)
@@ -205,46 +262,44 @@ static void server_free(bw_server *srv)
         bw_cors_free(srv->cors);
     if (srv->store != NULL)
         bw_store_close(srv->store);
+    if (srv->tls != NULL)
+        bw_tls_free(srv->tls);
     free(srv);
 }
 
 static int start_civetweb(bw_server *srv, char *err, size_t errlen)
 {
     const bw_config *cfg = srv->cfg;
-    char threads[16], queue[16], backlog[16], req_to[16], ka_to[16], max_req[24];
+    char threads[16], queue[16], backlog[16], req_to[16], ka_to[16], max_req[24], ports[300];
     struct mg_callbacks cb;
     struct mg_init_data init;
     struct mg_error_data errdata;
-    struct mg_server_port ports[4];
+    struct mg_server_port sports[4];
     char cverr[256] = "";
+    /* clang-format off */
     const char *options[] = {
-        "listening_ports",
-        cfg->server.listen,
-        "num_threads",
-        threads,
-        "connection_queue",
-        queue,
-        "listen_backlog",
-        backlog,
-        "request_timeout_ms",
-        req_to,
-        "keep_alive_timeout_ms",
-        ka_to,
-        "enable_keep_alive",
-        "yes",
-        "max_request_size",
-        max_req,
-        "decode_url",
-        "no",
-        "enable_directory_listing",
-        "no",
-        "tcp_nodelay",
-        "1",
-        NULL,
-        NULL,
+        "listening_ports", ports,
+        "num_threads", threads,
+        "connection_queue", queue,
+        "listen_backlog", backlog,
+        "request_timeout_ms", req_to,
+        "keep_alive_timeout_ms", ka_to,
+        "enable_keep_alive", "yes",
+        "max_request_size", max_req,
+        "decode_url", "no",
+        "enable_directory_listing", "no",
+        "tcp_nodelay", "1",
+        NULL, NULL,
     };
+    /* clang-format on */
     int n;
 
+    /* CivetWeb marks a TLS listener with a trailing 's'. */
+    n = snprintf(ports, sizeof(ports), "%s%s", cfg->server.listen, srv->tls != NULL ? "s" : "");
+    if (n < 0 || (size_t)n >= sizeof(ports)) {
+        bw_err_set(err, errlen, "server.listen: too long");
+        return -1;
+    }
     snprintf(threads, sizeof(threads), "%d", cfg->server.threads);
     snprintf(queue, sizeof(queue), "%d", cfg->server.connection_queue);
     snprintf(backlog, sizeof(backlog), "%d", cfg->server.listen_backlog);
@@ -256,6 +311,8 @@ static int start_civetweb(bw_server *srv, char *err, size_t errlen)
     cb.begin_request = begin_request;
     cb.http_error = http_error;
     cb.log_message = log_message;
+    if (srv->tls != NULL)
+        cb.external_ssl_ctx = external_ssl_ctx;
     memset(&init, 0, sizeof(init));
     init.callbacks = &cb;
     init.user_data = srv;
@@ -270,8 +327,8 @@ static int start_civetweb(bw_server *srv, char *err, size_t errlen)
                    cverr[0] ? cverr : "CivetWeb refused to start");
         return -1;
     }
-    n = mg_get_server_ports(srv->ctx, 4, ports);
-    srv->port = n > 0 ? ports[0].port : 0;
+    n = mg_get_server_ports(srv->ctx, 4, sports);
+    srv->port = n > 0 ? sports[0].port : 0;
     return 0;
 }
 
@@ -293,7 +350,8 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
         return NULL;
     }
     if (setup_router(srv, err, errlen) != 0 || apply_header_overrides(srv, err, errlen) != 0 ||
-        setup_cors(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0) {
+        setup_cors(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0 ||
+        setup_tls(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }
@@ -304,7 +362,8 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
     }
     bw_log(BW_LOG_INFO, "server.started",
            (bw_log_field[]){BW_LOG_S("listen", cfg->server.listen), BW_LOG_I("port", srv->port),
-                            BW_LOG_S("scheme", "http"), BW_LOG_S("version", bw_version()),
+                            BW_LOG_S("scheme", srv->tls != NULL ? "https" : "http"),
+                            BW_LOG_S("version", bw_version()),
                             BW_LOG_I("routes", (long long)app->nroutes)},
            5);
     return srv;

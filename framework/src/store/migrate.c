@@ -20,7 +20,7 @@
 
 #define MAX_VERSION 9999u
 #define NAME_CAP 255u /* NAME_MAX on Linux */
-#define HEX_LEN (2u * WC_SHA256_DIGEST_SIZE)
+#define HEX_LEN ((size_t)2 * WC_SHA256_DIGEST_SIZE)
 
 /* Copies at most 64 bytes of a name for an error message, with anything unprintable
  * replaced, so a hostile file name cannot inject terminal escapes into logs. */
@@ -29,7 +29,7 @@ static const char *printable(const char *in, size_t len, char out[68])
     size_t i;
 
     for (i = 0; i < len && i < 64; i++)
-        out[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
+        out[i] = (char)((in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?');
     if (i < len) {
         memcpy(out + i, "...", 3);
         i += 3;
@@ -81,7 +81,7 @@ static int read_file(int dfd, const char *name, char **buf, size_t *len, char *e
         (void)close(fd);
         return -1;
     }
-    if (st.st_size < 0 || (uintmax_t)st.st_size > BW_MIGRATE_MAX_FILE) {
+    if (st.st_size < 0 || (uintmax_t)st.st_size > (uintmax_t)BW_MIGRATE_MAX_FILE) {
         bw_err_set(err, errlen, "%s: larger than %u bytes", shown, BW_MIGRATE_MAX_FILE);
         (void)close(fd);
         return -1;
@@ -388,7 +388,7 @@ static int verify(sqlite3 *db, const bw_migration *list, size_t n, size_t *done,
                        (long long)v, name != NULL ? printable(name, name_len, shown) : "?");
             goto out;
         }
-        if (v != (sqlite3_int64)(k + 1)) {
+        if (v != (sqlite3_int64)k + 1) {
             bw_err_set(err, errlen, "schema_migrations is inconsistent: %04zu is missing", k + 1);
             goto out;
         }
