@@ -7,5 +7,5 @@ export BULWARK_DATA_DIR=$data
 if [ ! -d "$data" ]; then
   "$build/notes" init --data-dir "$data"
 fi
-echo "notes: serving on http://${BULWARK_LISTEN:-127.0.0.1:8080} (Ctrl-C stops)"
+echo "notes: serving on https://localhost:8443 (certificate: $data/tls/cert.pem; Ctrl-C stops)"
 exec "$build/notes" serve

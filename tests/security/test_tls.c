@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -259,6 +262,124 @@ static void test_startup_refusals(void **state)
     refuses("rm cert.pem", "cert.pem");
 }
 
+/* Plain bytes to 127.0.0.1:port; returns what came back before the server closed (or 3 s). */
+static char *plain_exchange(uint16_t port, const char *req)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {.tv_sec = 3};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    size_t cap = 16384, len = 0;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    ssize_t n;
+    while (len < cap - 1 && (n = read(fd, out + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(fd);
+    return out;
+}
+
+static void test_redirect_listener(void **state)
+{
+    (void)state;
+    uint16_t rport;
+    assert_int_equal(bw_free_port(&rport), 0);
+    char *dir = bw_tmpdir_create();
+    char cfg[4200], json[200];
+    snprintf(cfg, sizeof cfg, "%s/redirect.json", dir);
+    snprintf(json, sizeof json, "{\"server\": {\"redirect_listen\": [\"127.0.0.1:%u\"]}}",
+             (unsigned)rport);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    assert_true(fputs(json, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    bw_srv_opts o = {.config_path = cfg};
+    bw_srv *srv = bw_srv_start(&o);
+    assert_non_null(srv);
+
+    char want[128];
+    snprintf(want, sizeof want, "Location: https://localhost:%u/v1/notes\r\n",
+             (unsigned)bw_srv_port(srv));
+    static const char *const methods[] = {"GET", "POST", "DELETE"};
+    for (size_t i = 0; i < 3; i++) {
+        char req[256];
+        snprintf(req, sizeof req, "%s /v1/notes?x=1 HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+                 methods[i], (unsigned)rport);
+        char *out = plain_exchange(rport, req);
+        if (strncmp(out, "HTTP/1.1 308 ", 13) != 0 || strstr(out, want) == NULL ||
+            strstr(out, "Content-Security-Policy: default-src 'none'") == NULL ||
+            strstr(out, "Unauthorized") != NULL)
+            fail_msg("%s on the redirect listener:\n%s", methods[i], out);
+        free(out);
+    }
+    /* A Host that is not a plain host name, and a bad path: refused, not redirected. */
+    char *out = plain_exchange(rport, "GET /x HTTP/1.1\r\nHost: evil.example/@x\r\n\r\n");
+    assert_int_equal(strncmp(out, "HTTP/1.1 400 ", 13), 0);
+    free(out);
+    out = plain_exchange(rport, "GET /a/../b HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_int_equal(strncmp(out, "HTTP/1.1 400 ", 13), 0);
+    free(out);
+    /* The health route itself is not served in plain text. */
+    out = plain_exchange(rport, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_null(strstr(out, "\"status\""));
+    free(out);
+
+    assert_int_equal(bw_srv_stop(srv), 0);
+    bw_rm_rf(dir);
+    free(dir);
+}
+
+/* With the TLS 1.2 opt-in: only ECDHE with AEAD suites; CBC and RSA key exchange offered alone
+ * fail, and 1.1 still fails. */
+static void test_tls12_opt_in(void **state)
+{
+    (void)state;
+    char *dir = bw_tmpdir_create();
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s/tls12.json", dir);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    assert_true(fputs("{\"tls\": {\"allow_tls12\": true}}", f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    bw_srv_opts o = {.config_path = cfg};
+    bw_srv *srv = bw_srv_start(&o);
+    assert_non_null(srv);
+
+    static const struct {
+        const char *opts;
+        bool ok;
+    } cases[] = {
+        {"-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256", true},
+        {"-tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305", true},
+        {"-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA", false},
+        {"-tls1_2 -cipher ECDHE-ECDSA-AES256-SHA384", false},
+        {"-tls1_2 -cipher AES128-GCM-SHA256", false},
+        {"-tls1_1 -cipher DEFAULT@SECLEVEL=0", false},
+        {"-tls1_3", true},
+    };
+    int nfail = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = s_client(srv, cases[i].opts);
+        if (handshake_ok(out) != cases[i].ok)
+            BW_CASE_FAIL(nfail, "%s: expected %s:\n%.500s", cases[i].opts,
+                         cases[i].ok ? "success" : "failure", out);
+        free(out);
+    }
+    size_t len;
+    char *log = bw_srv_stderr(srv, &len);
+    assert_non_null(strstr(log, "tls.allow_tls12 is on"));
+    free(log);
+    BW_CASES_DONE(nfail);
+    assert_int_equal(bw_srv_stop(srv), 0);
+    bw_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -269,6 +390,8 @@ int main(void)
         cmocka_unit_test(test_no_openssl_in_process),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_startup_refusals),
+        cmocka_unit_test(test_redirect_listener),
+        cmocka_unit_test(test_tls12_opt_in),
     };
     return cmocka_run_group_tests(tests, bw_suite_setup, bw_suite_teardown);
 }

@@ -31,6 +31,8 @@ typedef struct bw_config {
         char *listen;           /* host:port or [v6]:port, env BULWARK_LISTEN */
         bool plain_http;        /* opt-in: serve plain HTTP instead of TLS (loopback only) */
         bool allow_public_http; /* second opt-in: plain HTTP on a non-loopback address */
+        char **redirect_listen; /* plain-HTTP listeners that only redirect (308) to HTTPS */
+        size_t nredirect;
         int threads;            /* env BULWARK_THREADS */
         int connection_queue;
         int listen_backlog;

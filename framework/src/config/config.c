@@ -226,6 +226,11 @@ static int cross_check(const bw_config *c, char *err, size_t errlen)
                    "\"server.allow_public_http\": true");
         return -1;
     }
+    if (c->server.nredirect > 0 && c->server.plain_http) {
+        bw_cfg_err(err, errlen, "server.redirect_listen",
+                   "redirects to HTTPS need TLS; remove it or \"server.plain_http\"");
+        return -1;
+    }
     if (c->server.allow_public_http && !c->server.plain_http) {
         bw_cfg_err(err, errlen, "server.allow_public_http",
                    "only applies with \"server.plain_http\": true");

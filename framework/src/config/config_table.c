@@ -40,6 +40,7 @@ static const bw_cfg_key keys[] = {
     K_STR ("server.listen",                server.listen,                 "BULWARK_LISTEN",     "127.0.0.1:8443",       bw_cfg_check_listen, NULL, false),
     K_BOOL("server.plain_http",            server.plain_http,                                   false),
     K_BOOL("server.allow_public_http",     server.allow_public_http,                            false),
+    K_LIST("server.redirect_listen",       server.redirect_listen,        server.nredirect,     no_items,               4, bw_cfg_check_listen),
     K_INT ("server.threads",               server.threads,                "BULWARK_THREADS",    32,                     2, 1024),
     K_INT ("server.connection_queue",      server.connection_queue,       NULL,                 64,                     1, 10000),
     K_INT ("server.listen_backlog",        server.listen_backlog,         NULL,                 128,                    1, 65535),

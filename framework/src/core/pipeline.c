@@ -16,6 +16,7 @@
 #include "bulwark/http.h"
 #include "bulwark/log.h"
 #include "bulwark/path.h"
+#include "bulwark/text.h"
 #include "internal.h"
 
 /* An unread body left after a refusal is read and dropped up to this many
@@ -154,6 +155,76 @@ static bool stage_framing(bw_ctx *c)
     c->must_close = false;
     c->body_read = !c->has_body;
     return true;
+}
+
+/* The host part of a Host header, if it is a plain DNS name, IPv4 address
+ * or bracketed IPv6 address (an optional ":port" is dropped); else 0. */
+static size_t host_name_len(const char *h)
+{
+    size_t i = 0;
+
+    if (h[0] == '[') {
+        for (i = 1; h[i] != ']'; i++) {
+            if (h[i] == '\0' || i > 64 ||
+                !(bw_hex_digit((unsigned char)h[i]) >= 0 || h[i] == ':' || h[i] == '.'))
+                return 0;
+        }
+        i++;
+    } else {
+        for (; h[i] != '\0' && h[i] != ':'; i++) {
+            unsigned char ch = (unsigned char)h[i];
+            if (i >= 253 || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                              (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+                return 0;
+        }
+    }
+    if (i == 0 || (h[i] != '\0' && h[i] != ':'))
+        return 0;
+    if (h[i] == ':') {
+        size_t j;
+        for (j = i + 1; h[j] != '\0'; j++) {
+            if (h[j] < '0' || h[j] > '9' || j - i > 5)
+                return 0;
+        }
+    }
+    return i;
+}
+
+/* Stage, on a redirect listener only: 308 to the same path over HTTPS, and
+ * nothing else is served there. The path must be canonical; the host comes
+ * from the request's Host header, checked to be a plain host name. */
+static bool stage_redirect(bw_ctx *c)
+{
+    const char *host = bw_req_header(&c->req, "Host");
+    char *loc;
+    size_t hlen, cap;
+    int n;
+
+    if (c->srv->tls == NULL || c->req.ri->is_ssl)
+        return true;
+    c->must_close = true;
+    hlen = host != NULL ? host_name_len(host) : 0;
+    if (hlen == 0) {
+        bw_res_problem(&c->res, 400, "The request must name a valid Host.");
+        return false;
+    }
+    cap = hlen + strlen(c->req.path) + 64;
+    loc = bw_arena_alloc(c->req.arena, cap);
+    if (loc == NULL) {
+        bw_res_problem(&c->res, 400, "The request path is too long.");
+        return false;
+    }
+    if (c->srv->port == 443)
+        n = snprintf(loc, cap, "https://%.*s%s", (int)hlen, host, c->req.path);
+    else
+        n = snprintf(loc, cap, "https://%.*s:%d%s", (int)hlen, host, c->srv->port, c->req.path);
+    if (n < 0 || (size_t)n >= cap || bw_res_header(&c->res, "Location", loc) != 0) {
+        bw_res_problem(&c->res, 400, "The request path is too long.");
+        return false;
+    }
+    /* The query is not carried over: nothing on this listener reads it. */
+    bw_res_empty(&c->res, 308);
+    return false;
 }
 
 /* Stage: the one canonical path every later stage sees. */
@@ -493,8 +564,8 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     set_request_id(c);
     bw_res_init(&c->res, arena, c->req.id);
 
-    if (stage_framing(c) && stage_path(c) && stage_query(c) && stage_route(c) && stage_limits(c) &&
-        stage_authenticate(c) && stage_body(c))
+    if (stage_framing(c) && stage_path(c) && stage_redirect(c) && stage_query(c) &&
+        stage_route(c) && stage_limits(c) && stage_authenticate(c) && stage_body(c))
         stage_handler(c);
 
     drain_body(c);

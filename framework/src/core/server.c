@@ -294,8 +294,14 @@ static int start_civetweb(bw_server *srv, char *err, size_t errlen)
     /* clang-format on */
     int n;
 
-    /* CivetWeb marks a TLS listener with a trailing 's'. */
+    /* CivetWeb marks a TLS listener with a trailing 's'; the redirect
+     * listeners are plain ones the pipeline answers with 308 only. */
     n = snprintf(ports, sizeof(ports), "%s%s", cfg->server.listen, srv->tls != NULL ? "s" : "");
+    for (size_t i = 0; i < cfg->server.nredirect && n > 0 && (size_t)n < sizeof(ports); i++) {
+        int m =
+            snprintf(ports + n, sizeof(ports) - (size_t)n, ",%s", cfg->server.redirect_listen[i]);
+        n = m < 0 ? -1 : n + m;
+    }
     if (n < 0 || (size_t)n >= sizeof(ports)) {
         bw_err_set(err, errlen, "server.listen: too long");
         return -1;
@@ -328,7 +334,13 @@ static int start_civetweb(bw_server *srv, char *err, size_t errlen)
         return -1;
     }
     n = mg_get_server_ports(srv->ctx, 4, sports);
-    srv->port = n > 0 ? sports[0].port : 0;
+    srv->port = 0;
+    for (int i = 0; i < n; i++) {
+        if ((sports[i].is_ssl != 0) == (srv->tls != NULL)) {
+            srv->port = sports[i].port;
+            break;
+        }
+    }
     return 0;
 }
 

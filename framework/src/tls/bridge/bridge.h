@@ -10,6 +10,9 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+/* Prototypes only (wolfSSL_ECDSA_*, wolfSSL_EVP_PKEY_*); their macros are undone below. */
+#include <wolfssl/openssl/ecdsa.h>
+#include <wolfssl/openssl/evp.h>
 
 /* libssl names. */
 #undef OPENSSL_init_ssl

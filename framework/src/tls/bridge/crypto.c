@@ -42,7 +42,7 @@ BW_BRIDGE_EXPORT char *ERR_error_string(unsigned long e, char *buf)
     char *out = buf != NULL ? buf : own;
     char wolf_reason[WOLFSSL_MAX_ERROR_SZ];
     const char *lib = "wolfSSL";
-    const char *reason = wolf_reason;
+    const char *reason;
 
     if (e >= BW_BRIDGE_E_FIRST && e <= BW_BRIDGE_E_LAST) {
         lib = "bulwark TLS bridge";
@@ -51,6 +51,7 @@ BW_BRIDGE_EXPORT char *ERR_error_string(unsigned long e, char *buf)
         /* wolfSSL writes at most WOLFSSL_MAX_ERROR_SZ bytes, NUL included. */
         (void)wolfSSL_ERR_error_string(e, wolf_reason);
         wolf_reason[sizeof(wolf_reason) - 1] = '\0';
+        reason = wolf_reason;
     }
     /* At most ~120 bytes: never truncated, and snprintf terminates the buffer either way. */
     if (snprintf(out, ERR_STRING_LEN, "error:%08lX:%s:%s", e, lib, reason) < 0)
@@ -101,7 +102,7 @@ BW_BRIDGE_EXPORT WOLFSSL_ASN1_INTEGER *X509_get_serialNumber(WOLFSSL_X509 *x)
 }
 
 BW_BRIDGE_EXPORT WOLFSSL_BIGNUM *ASN1_INTEGER_to_BN(const WOLFSSL_ASN1_INTEGER *ai,
-                                                   WOLFSSL_BIGNUM *bn)
+                                                    WOLFSSL_BIGNUM *bn)
 {
     if (ai == NULL)
         return NULL;

@@ -95,17 +95,19 @@ BW_BRIDGE_EXPORT const void *TLS_client_method(void)
 
 BW_BRIDGE_EXPORT WOLFSSL_CTX *SSL_CTX_new(const void *method)
 {
+    const struct bw_bridge_method *bm = NULL;
     WOLFSSL_METHOD *m;
     WOLFSSL_CTX *ctx;
 
-    if (method == &server_method) {
-        m = wolfSSLv23_server_method();
-    } else if (method == &client_method) {
-        m = wolfSSLv23_client_method();
-    } else {
+    if (method == &server_method)
+        bm = &server_method;
+    else if (method == &client_method)
+        bm = &client_method;
+    if (bm == NULL) {
         bw_bridge_put_error(BW_BRIDGE_E_METHOD);
         return NULL;
     }
+    m = bm->server ? wolfSSLv23_server_method() : wolfSSLv23_client_method();
     if (m == NULL)
         return NULL;
     ctx = wolfSSL_CTX_new(m); /* consumes m, also on failure */
@@ -155,13 +157,54 @@ BW_BRIDGE_EXPORT int SSL_CTX_use_certificate_chain_file(WOLFSSL_CTX *ctx, const 
     return one_or_zero(wolfSSL_CTX_use_certificate_chain_file(ctx, file), BW_BRIDGE_E_CHAIN_FILE);
 }
 
+/* wolfSSL 5.5.4 built without WOLFSSL_VALIDATE_ECC_IMPORT (as Debian builds it) accepts any EC
+ * private key on the certificate's curve as "matching" (RSA and Ed25519 are compared for
+ * real). So for EC keys the bridge proves possession: sign a digest with the context's key and
+ * verify it with the certificate's public key. Returns 1 if the pair is proven or not EC. */
+static int ec_key_signs_for_cert(WOLFSSL_CTX *ctx)
+{
+    static const unsigned char digest[32] = "bulwark bridge: key/cert check";
+    WOLFSSL_EVP_PKEY *priv = wolfSSL_CTX_get0_privatekey(ctx); /* owned by ctx */
+    WOLFSSL_X509 *cert = wolfSSL_CTX_get0_certificate(ctx);    /* owned by ctx */
+    WOLFSSL_EVP_PKEY *pub;
+    int ok = 0;
+
+    if (priv == NULL || cert == NULL)
+        return 0;
+    if (wolfSSL_EVP_PKEY_base_id(priv) != EVP_PKEY_EC)
+        return 1;
+    pub = wolfSSL_X509_get_pubkey(cert);
+    if (pub == NULL)
+        return 0;
+    if (wolfSSL_EVP_PKEY_base_id(pub) == EVP_PKEY_EC) {
+        WOLFSSL_ECDSA_SIG *sig =
+            wolfSSL_ECDSA_do_sign(digest, (int)sizeof(digest), wolfSSL_EVP_PKEY_get0_EC_KEY(priv));
+        if (sig != NULL) {
+            ok = wolfSSL_ECDSA_do_verify(digest, (int)sizeof(digest), sig,
+                                         wolfSSL_EVP_PKEY_get0_EC_KEY(pub)) == 1;
+            wolfSSL_ECDSA_SIG_free(sig);
+        }
+    }
+    wolfSSL_EVP_PKEY_free(pub);
+    return ok;
+}
+
 BW_BRIDGE_EXPORT int SSL_CTX_check_private_key(const WOLFSSL_CTX *ctx)
 {
-    if (ctx == NULL) {
+    /* The wolfSSL getters below cache on the context; OpenSSL's prototype is const. */
+    WOLFSSL_CTX *c = (WOLFSSL_CTX *)ctx;
+
+    if (c == NULL) {
         bw_bridge_put_error(BW_BRIDGE_E_ARG);
         return 0;
     }
-    return one_or_zero(wolfSSL_CTX_check_private_key(ctx), BW_BRIDGE_E_KEY_MISMATCH);
+    if (one_or_zero(wolfSSL_CTX_check_private_key(c), BW_BRIDGE_E_KEY_MISMATCH) != 1)
+        return 0;
+    if (!ec_key_signs_for_cert(c)) {
+        bw_bridge_put_error(BW_BRIDGE_E_KEY_MISMATCH);
+        return 0;
+    }
+    return 1;
 }
 
 BW_BRIDGE_EXPORT void SSL_CTX_set_default_passwd_cb(WOLFSSL_CTX *ctx, wc_pem_password_cb *cb)
@@ -190,7 +233,8 @@ BW_BRIDGE_EXPORT int SSL_CTX_load_verify_locations(WOLFSSL_CTX *ctx, const char 
         bw_bridge_put_error(BW_BRIDGE_E_ARG);
         return 0;
     }
-    return one_or_zero(wolfSSL_CTX_load_verify_locations(ctx, file, path), BW_BRIDGE_E_VERIFY_LOCATIONS);
+    return one_or_zero(wolfSSL_CTX_load_verify_locations(ctx, file, path),
+                       BW_BRIDGE_E_VERIFY_LOCATIONS);
 }
 
 BW_BRIDGE_EXPORT int SSL_CTX_set_default_verify_paths(WOLFSSL_CTX *ctx)
@@ -278,8 +322,7 @@ BW_BRIDGE_EXPORT long SSL_CTX_callback_ctrl(WOLFSSL_CTX *ctx, int cmd, void (*fp
 }
 
 BW_BRIDGE_EXPORT void SSL_CTX_set_info_callback(WOLFSSL_CTX *ctx,
-                                                void (*cb)(const WOLFSSL *ssl, int where,
-                                                           int ret))
+                                                void (*cb)(const WOLFSSL *ssl, int where, int ret))
 {
     if (ctx != NULL)
         wolfSSL_CTX_set_info_callback(ctx, cb);
@@ -294,22 +337,19 @@ BW_BRIDGE_EXPORT int SSL_CTX_set_alpn_protos(WOLFSSL_CTX *ctx, const unsigned ch
     return wolfSSL_CTX_set_alpn_protos(ctx, protos, len) == 0 ? 0 : 1;
 }
 
-BW_BRIDGE_EXPORT void SSL_CTX_set_alpn_select_cb(WOLFSSL_CTX *ctx,
-                                                 int (*cb)(WOLFSSL *ssl,
-                                                           const unsigned char **out,
-                                                           unsigned char *outlen,
-                                                           const unsigned char *in,
-                                                           unsigned int inlen, void *arg),
-                                                 void *arg)
+BW_BRIDGE_EXPORT void
+SSL_CTX_set_alpn_select_cb(WOLFSSL_CTX *ctx,
+                           int (*cb)(WOLFSSL *ssl, const unsigned char **out, unsigned char *outlen,
+                                     const unsigned char *in, unsigned int inlen, void *arg),
+                           void *arg)
 {
     if (ctx != NULL)
         wolfSSL_CTX_set_alpn_select_cb(ctx, cb, arg);
 }
 
 BW_BRIDGE_EXPORT void SSL_CTX_set_next_protos_advertised_cb(
-    WOLFSSL_CTX *ctx, int (*cb)(WOLFSSL *ssl, const unsigned char **out, unsigned int *outlen,
-                                void *arg),
-    void *arg)
+    WOLFSSL_CTX *ctx,
+    int (*cb)(WOLFSSL *ssl, const unsigned char **out, unsigned int *outlen, void *arg), void *arg)
 {
     /* NPN was superseded by ALPN and wolfSSL does not implement it: accepted, no effect. */
     (void)ctx;
