@@ -49,7 +49,9 @@ struct bw_srv {
     /* The client side's view of the server: the one place to change for https. */
     const char *scheme;
     const char *host;
-    char *ca_path; /* CA bundle for https: the server's development certificate */
+    char *ca_path;     /* CA bundle for https: the server's development certificate */
+    char *client_cert; /* mutual TLS, or NULL */
+    char *client_key;
 };
 
 /* --- small helpers ------------------------------------------------------------------------- */
@@ -475,6 +477,8 @@ static void srv_free(bw_srv *srv)
     free(srv->tmp);
     free(srv->data_dir);
     free(srv->ca_path);
+    free(srv->client_cert);
+    free(srv->client_key);
     free(srv->stderr_path);
     free(srv);
 }
@@ -555,6 +559,10 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
     srv->tmp = bw_tmpdir_create();
     srv->data_dir = srv->tmp ? join2(srv->tmp, "/data") : NULL;
     srv->ca_path = srv->data_dir ? join2(srv->data_dir, "/tls/cert.pem") : NULL;
+    if (o != NULL && o->client_cert != NULL) {
+        srv->client_cert = strdup(o->client_cert);
+        srv->client_key = strdup(o->client_key);
+    }
     srv->stderr_path = srv->tmp ? join2(srv->tmp, "/stderr.log") : NULL;
     char *out_path = srv->tmp ? join2(srv->tmp, "/stdout.log") : NULL;
     if (!srv->data_dir || !srv->ca_path || !srv->stderr_path || !out_path ||
@@ -794,6 +802,10 @@ static int curl_transport(CURL *c, const bw_srv *srv, const char *path, long tim
         curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK)
         return -1;
     if (srv->ca_path != NULL && curl_easy_setopt(c, CURLOPT_CAINFO, srv->ca_path) != CURLE_OK)
+        return -1;
+    if (srv->client_cert != NULL &&
+        (curl_easy_setopt(c, CURLOPT_SSLCERT, srv->client_cert) != CURLE_OK ||
+         curl_easy_setopt(c, CURLOPT_SSLKEY, srv->client_key) != CURLE_OK))
         return -1;
     return 0;
 }

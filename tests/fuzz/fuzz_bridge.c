@@ -237,7 +237,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fds[2];
     void *ssl;
     int r = -1, marker = 0;
-    char buf[4096];
 
     if (size > FUZZ_MAX_INPUT)
         size = FUZZ_MAX_INPUT;
@@ -268,6 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (b.get_ex_data(ssl, 0) != &marker)
         abort();
     if (r == 1) {
+        char buf[4096];
         void *cert = b.peer_cert(ssl);
         b.x509_free(cert);
         (void)b.get_version(ssl);

@@ -380,6 +380,78 @@ static void test_tls12_opt_in(void **state)
     free(dir);
 }
 
+/* Mutual TLS: a CA made here signs one client certificate; another CA signs a second one. */
+static void mtls_case(const char *mode)
+{
+    char *dir = bw_tmpdir_create();
+    assert_non_null(dir);
+    char *made = sh("cd %s && (for n in ca other; do openssl req -x509 -newkey ec -pkeyopt "
+                    "ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.pem -subj /CN=$n-ca "
+                    "-days 2 || exit 1; done && "
+                    "for n in ca other; do openssl req -new -newkey ec -pkeyopt "
+                    "ec_paramgen_curve:P-256 -nodes -keyout client-$n.key -out client-$n.csr "
+                    "-subj /CN=client-of-$n && openssl x509 -req -in client-$n.csr -CA $n.pem "
+                    "-CAkey $n.key -CAcreateserial -days 2 -out client-$n.pem || exit 1; done) "
+                    ">/dev/null 2>&1 && echo made",
+                    dir);
+    assert_non_null(strstr(made, "made"));
+    free(made);
+    char cfg[4200], json[4600];
+    snprintf(cfg, sizeof cfg, "%s/mtls.json", dir);
+    snprintf(json, sizeof json,
+             "{\"tls\": {\"client_auth\": \"%s\", \"client_ca\": \"%s/ca.pem\"}}", mode, dir);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    assert_true(fputs(json, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    char ccert[4200], ckey[4200];
+    snprintf(ccert, sizeof ccert, "%s/client-ca.pem", dir);
+    snprintf(ckey, sizeof ckey, "%s/client-ca.key", dir);
+    bw_srv_opts o = {.config_path = cfg, .client_cert = ccert, .client_key = ckey};
+    bw_srv *srv = bw_srv_start(&o);
+    assert_non_null(srv);
+
+#define CURL_MTLS                                                                                  \
+    "timeout 10 curl -s -o /dev/null -w '%%{http_code}' --cacert %s/tls/cert.pem %s "              \
+    "https://localhost:%u/healthz; echo \" exit=$?\""
+    char with[1200], other[1200];
+    snprintf(with, sizeof with, "--cert %s/client-ca.pem --key %s/client-ca.key", dir, dir);
+    snprintf(other, sizeof other, "--cert %s/client-other.pem --key %s/client-other.key", dir, dir);
+    char *ok = sh(CURL_MTLS, bw_srv_data_dir(srv), with, (unsigned)bw_srv_port(srv));
+    char *none = sh(CURL_MTLS, bw_srv_data_dir(srv), "", (unsigned)bw_srv_port(srv));
+    char *bad = sh(CURL_MTLS, bw_srv_data_dir(srv), other, (unsigned)bw_srv_port(srv));
+    if (strncmp(ok, "200 exit=0", 10) != 0)
+        fail_msg("%s: client with a certificate from the CA: %s", mode, ok);
+    if (strcmp(mode, "required") == 0 ? strncmp(none, "200", 3) == 0
+                                      : strncmp(none, "200 exit=0", 10) != 0)
+        fail_msg("%s: client without a certificate: %s", mode, none);
+    if (strncmp(bad, "200", 3) == 0)
+        fail_msg("%s: client with a certificate from another CA got in: %s", mode, bad);
+    size_t len;
+    char *log = bw_srv_stderr(srv, &len);
+    if (strstr(log, "\"client_cert\":\"/CN=client-of-ca\"") == NULL)
+        fail_msg("%s: the verified subject is not in the request log", mode);
+    free(log);
+    free(ok);
+    free(none);
+    free(bad);
+    assert_int_equal(bw_srv_stop(srv), 0);
+    bw_rm_rf(dir);
+    free(dir);
+}
+
+static void test_mtls_required(void **state)
+{
+    (void)state;
+    mtls_case("required");
+}
+
+static void test_mtls_optional(void **state)
+{
+    (void)state;
+    mtls_case("optional");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,6 +464,8 @@ int main(void)
         cmocka_unit_test(test_startup_refusals),
         cmocka_unit_test(test_redirect_listener),
         cmocka_unit_test(test_tls12_opt_in),
+        cmocka_unit_test(test_mtls_required),
+        cmocka_unit_test(test_mtls_optional),
     };
     return cmocka_run_group_tests(tests, bw_suite_setup, bw_suite_teardown);
 }

@@ -77,6 +77,8 @@ typedef struct bw_config {
         char *key;         /* PEM private key, mode 0600 */
         bool allow_tls12;  /* opt-in: TLS 1.2 (ECDHE + AEAD suites only) besides 1.3 */
         bool hsts_preload; /* opt-in: add "preload" to Strict-Transport-Security */
+        char *client_auth; /* mutual TLS: "none", "optional" or "required" */
+        char *client_ca;   /* PEM CA bundle that signs client certificates */
     } tls;
     struct {
         bw_secret_ref session_key;

@@ -47,6 +47,10 @@ json_t *bw_req_json(const bw_req *req);
  * the handler once a principal is established, so it is never -1 there. */
 long long bw_req_user_id(const bw_req *req);
 
+/* Subject of the client certificate the TLS layer verified (mutual TLS,
+ * tls.client_auth), e.g. "/CN=billing-service"; NULL when none was given. */
+const char *bw_req_client_cert_subject(const bw_req *req);
+
 /* Peer address as text ("127.0.0.1", "::1"). */
 const char *bw_req_client(const bw_req *req);
 

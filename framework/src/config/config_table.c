@@ -10,6 +10,7 @@
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const no_items[] = {NULL};
+static const char *const client_auth_modes[] = {"none", "optional", "required", NULL};
 static const char *const default_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 static const char *const default_cors_headers[] = {"Content-Type", "Authorization", "X-Request-Id",
                                                    NULL};
@@ -69,6 +70,8 @@ static const bw_cfg_key keys[] = {
     K_STR ("tls.key",                      tls.key,                       NULL,                 "tls/key.pem",          NULL, NULL, false),
     K_BOOL("tls.allow_tls12",              tls.allow_tls12,                                     false),
     K_BOOL("tls.hsts_preload",             tls.hsts_preload,                                    false),
+    K_STR ("tls.client_auth",              tls.client_auth,               NULL,                 "none",                 NULL, client_auth_modes, false),
+    K_STR ("tls.client_ca",                tls.client_ca,                 NULL,                 "tls/client-ca.pem",    NULL, NULL, false),
     K_STR ("secrets.session_key",          secrets.session_key.ref,       NULL,                 "file:secrets/session.key", NULL, NULL, true),
     K_STR ("secrets.audit_key",            secrets.audit_key.ref,         NULL,                 "file:secrets/audit.key",   NULL, NULL, true),
 };

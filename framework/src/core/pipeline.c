@@ -508,10 +508,14 @@ static long long elapsed_us(const struct timespec *t0)
 static void access_log(const bw_ctx *c, long long us)
 {
     bw_log_field f[] = {
-        BW_LOG_S("request_id", c->req.id),  BW_LOG_S("method", c->req.method),
-        BW_LOG_S("route", c->req.route),    BW_LOG_I("status", c->res.status),
-        BW_LOG_I("duration_ms", us / 1000), BW_LOG_I("duration_us", us),
+        BW_LOG_S("request_id", c->req.id),
+        BW_LOG_S("method", c->req.method),
+        BW_LOG_S("route", c->req.route),
+        BW_LOG_I("status", c->res.status),
+        BW_LOG_I("duration_ms", us / 1000),
+        BW_LOG_I("duration_us", us),
         BW_LOG_S("client", c->req.client),
+        BW_LOG_S("client_cert", bw_req_client_cert_subject(&c->req)),
     };
     bw_log(BW_LOG_INFO, "http.request", f, sizeof(f) / sizeof(f[0]));
 }

@@ -84,6 +84,13 @@ long long bw_req_user_id(const bw_req *req)
     return req->user_id;
 }
 
+const char *bw_req_client_cert_subject(const bw_req *req)
+{
+    const struct mg_client_cert *cc = req->ri != NULL ? req->ri->client_cert : NULL;
+
+    return cc != NULL ? cc->subject : NULL;
+}
+
 const char *bw_req_client(const bw_req *req)
 {
     return req->client;
