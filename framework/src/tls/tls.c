@@ -183,9 +183,13 @@ int bw_tls_reload(bw_tls *t, char *err, size_t errlen)
     }
     pthread_mutex_lock(&t->lock);
     fresh = load_pair(t, err, errlen);
+    if (fresh != NULL && set_ctx(t->handed, fresh) != 0) {
+        bw_err_set(err, errlen, "tls: the bridge refused the new context");
+        wolfSSL_CTX_free(fresh);
+        fresh = NULL;
+    }
     if (fresh != NULL) {
-        /* The bridge takes its own reference; ours on the previous one ends. */
-        set_ctx(t->handed, fresh);
+        /* The bridge took its own reference; ours on the previous one ends. */
         if (t->current != NULL)
             wolfSSL_CTX_free(t->current);
         t->current = fresh;
@@ -207,7 +211,7 @@ void bw_tls_free(bw_tls *t)
         return;
     set_ctx = bw_tls_bridge_set_ctx_hook();
     if (set_ctx != NULL && t->current != NULL)
-        set_ctx(t->handed, NULL);
+        (void)set_ctx(t->handed, NULL); /* undoing cannot fail */
     if (t->current != NULL)
         wolfSSL_CTX_free(t->current);
     /* t->handed belongs to CivetWeb since mg_start. */
