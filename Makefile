@@ -25,19 +25,22 @@ run: build
 test: deps test-release test-sanitize fuzz
 
 test-release: build
-	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) -LE external
 
 test-sanitize: deps
 	cmake -S . -B $(SANITIZE) -DBW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(SANITIZE) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(SANITIZE) --output-on-failure -j$(JOBS)
+	  ctest --test-dir $(SANITIZE) --output-on-failure -j$(JOBS) -LE external
 
 fuzz: deps
 	bash scripts/fuzz-smoke.sh build-fuzz $(FUZZ_SECONDS)
 
+# The attack suite plus the external scanners (testssl.sh; a few minutes).
 security: build
-	ctest --test-dir $(BUILD) --output-on-failure -L security
+	@BW_EXTRA_PACKAGES=testssl.sh bash scripts/deps.sh
+	ctest --test-dir $(BUILD) --output-on-failure -L 'security|external'
+	@echo "testssl summary: $(BUILD)/testssl-summary.txt"
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -44,6 +44,11 @@ for entry in "${libs[@]}"; do
   fi
 done
 
+# Packages a target asks for on top (e.g. `make security`: testssl.sh).
+for pkg in ${BW_EXTRA_PACKAGES:-}; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+
 # libFuzzer's runtime for the harnesses in tests/fuzz.
 dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
 

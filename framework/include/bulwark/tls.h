@@ -35,8 +35,8 @@ typedef struct bw_tls bw_tls;
  * any refusal. */
 bw_tls *bw_tls_new(const bw_config *cfg, char *err, size_t errlen);
 
-/* The WOLFSSL_CTX to hand to CivetWeb (which then owns it: it frees it at
- * mg_stop). */
+/* The WOLFSSL_CTX to hand to CivetWeb. It stays ours: CivetWeb does not
+ * free an external context, so bw_tls_free does, after mg_stop. */
 void *bw_tls_handed_ctx(bw_tls *tls);
 
 /* Re-reads the certificate and key; when they pass every check, new
@@ -47,6 +47,11 @@ int bw_tls_reload(bw_tls *tls, char *err, size_t errlen);
 /* Days until the serving certificate expires (negative when expired). */
 long long bw_tls_days_left(const bw_tls *tls);
 
+/* Frees what wolfSSL keeps per thread (the fixed-point ECC cache); call it
+ * at the end of every thread that did TLS work. */
+void bw_tls_thread_exit(void);
+
+/* Frees the contexts; only after CivetWeb stopped using them (mg_stop). */
 void bw_tls_free(bw_tls *tls);
 
 #endif

@@ -77,6 +77,15 @@ static int http_error(struct mg_connection *conn, int status, const char *msg)
     return 0;
 }
 
+/* Workers that did TLS work leave wolfSSL's per-thread ECC cache behind. */
+static void exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
+{
+    (void)ctx;
+    (void)thread_type;
+    (void)thread_pointer;
+    bw_tls_thread_exit();
+}
+
 /* CivetWeb takes the context the framework built, and changes nothing in it. */
 static int external_ssl_ctx(void **ssl_ctx, void *user_data)
 {
@@ -317,8 +326,10 @@ static int start_civetweb(bw_server *srv, char *err, size_t errlen)
     cb.begin_request = begin_request;
     cb.http_error = http_error;
     cb.log_message = log_message;
-    if (srv->tls != NULL)
+    if (srv->tls != NULL) {
         cb.external_ssl_ctx = external_ssl_ctx;
+        cb.exit_thread = exit_thread;
+    }
     memset(&init, 0, sizeof(init));
     init.callbacks = &cb;
     init.user_data = srv;

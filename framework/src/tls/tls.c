@@ -6,6 +6,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "bulwark/err.h"
 #include "bulwark/tls.h"
@@ -198,6 +199,11 @@ int bw_tls_reload(bw_tls *t, char *err, size_t errlen)
     return fresh != NULL ? 0 : -1;
 }
 
+void bw_tls_thread_exit(void)
+{
+    wc_ecc_fp_free();
+}
+
 long long bw_tls_days_left(const bw_tls *t)
 {
     return t->days_left;
@@ -214,7 +220,7 @@ void bw_tls_free(bw_tls *t)
         (void)set_ctx(t->handed, NULL); /* undoing cannot fail */
     if (t->current != NULL)
         wolfSSL_CTX_free(t->current);
-    /* t->handed belongs to CivetWeb since mg_start. */
+    wolfSSL_CTX_free(t->handed);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
