@@ -54,5 +54,10 @@ lint: deps
 	cmake -S . -B $(LINT_DIR) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 	find framework/src app -name '*.c' | sort | xargs -n1 -P$(JOBS) clang-tidy -p $(LINT_DIR) --quiet
 
+# TLS handshakes/s and keep-alive requests/s against bare CivetWeb on OpenSSL 3
+# (bench/run.sh, docs/performance.md). Not part of `make test` or CI.
+bench: build
+	bash bench/run.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD) $(SANITIZE) $(LINT_DIR) build-fuzz

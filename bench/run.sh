@@ -202,16 +202,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 HS_A=$(rate bulwark/handshake) HS_B=$(rate bare/handshake)
 KA_A=$(rate bulwark/keepalive) KA_B=$(rate bare/keepalive)
 echo "== results (higher is better; server CPU is user+system time of the server process per operation)"
-printf '%-22s bulwark=%-8s bare-openssl=%-8s ratio=%s\n' \
+printf '%-24s bulwark=%-8s bare-openssl=%-8s ratio=%s\n' \
   "handshakes/s" "$HS_A" "$HS_B" "$(ratio "$HS_A" "$HS_B")" \
   "keepalive r/s" "$KA_A" "$KA_B" "$(ratio "$KA_A" "$KA_B")"
-printf '%-22s bulwark=%-8s bare-openssl=%-8s ratio=%s (lower is better)\n' \
+printf '%-24s bulwark=%-8s bare-openssl=%-8s ratio=%s (lower is better)\n' \
   "server CPU us/handshake" "$(cpu_us bulwark/handshake)" "$(cpu_us bare/handshake)" \
   "$(ratio "$(cpu_us bulwark/handshake)" "$(cpu_us bare/handshake)")" \
   "server CPU us/request" "$(cpu_us bulwark/keepalive)" "$(cpu_us bare/keepalive)" \
   "$(ratio "$(cpu_us bulwark/keepalive)" "$(cpu_us bare/keepalive)")"
 if [ -n "$WRK_A" ]; then
-  printf '%-22s bulwark=%-8s bare-openssl=%-8s ratio=%s\n' \
+  printf '%-24s bulwark=%-8s bare-openssl=%-8s ratio=%s\n' \
     "wrk keepalive r/s" "$WRK_A" "$WRK_B" "$(ratio "$WRK_A" "$WRK_B")"
 fi
 for pair in "handshakes/s:$HS_A:$HS_B" "keepalive r/s:$KA_A:$KA_B"; do

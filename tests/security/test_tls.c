@@ -211,6 +211,44 @@ static void test_reload(void **state)
     free(tmp2);
 }
 
+/* A renewal that only replaces the files (as certbot does, without a signal) is picked up by the
+ * file watch within a few seconds. */
+static void test_reload_on_file_change(void **state)
+{
+    bw_srv *srv = *state;
+    char *before = serial_of(srv);
+    char *tmp = bw_tmpdir_create();
+    assert_non_null(tmp);
+    char env_data[4200];
+    snprintf(env_data, sizeof env_data, "BULWARK_DATA_DIR=%s", tmp);
+    const char *env[] = {env_data, NULL};
+    const char *argv[] = {"gen-dev-cert", NULL};
+    bw_run_result res;
+    assert_int_equal(bw_run(argv, env, BW_RUN_TIMEOUT_MS, &res), 0);
+    assert_int_equal(res.status, 0);
+    bw_run_free(&res);
+    const char *data = bw_srv_data_dir(srv);
+    char *mv = sh("mv %s/tls/key.pem %s/tls/key.pem && mv %s/tls/cert.pem %s/tls/cert.pem && "
+                  "echo moved",
+                  tmp, data, tmp, data);
+    assert_non_null(strstr(mv, "moved"));
+    free(mv);
+    char *after = NULL;
+    for (int i = 0; i < 30; i++) {
+        usleep(250 * 1000);
+        free(after);
+        after = serial_of(srv);
+        if (strstr(after, "serial=") != NULL && strcmp(after, before) != 0)
+            break;
+    }
+    if (strcmp(after, before) == 0)
+        fail_msg("the renewed certificate was not picked up: still %s", before);
+    free(before);
+    free(after);
+    bw_rm_rf(tmp);
+    free(tmp);
+}
+
 /* `notes serve` on a fresh data folder whose certificate files were then changed by `prepare`
  * (a shell snippet run in the tls/ folder) must refuse to start, naming `must_name`. */
 static void refuses(const char *prepare, const char *must_name)
@@ -461,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_hsts_on_https_answers),
         cmocka_unit_test(test_no_openssl_in_process),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_reload_on_file_change),
         cmocka_unit_test(test_startup_refusals),
         cmocka_unit_test(test_redirect_listener),
         cmocka_unit_test(test_tls12_opt_in),
