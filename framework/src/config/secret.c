@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "bulwark/fsutil.h"
 #include "bulwark/secret.h"
 
 #define FILE_PREFIX "file:"
@@ -196,38 +197,6 @@ void bw_secret_free(unsigned char *p, size_t len)
     sodium_free(p);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Makes the new directory entry durable: fsync of the parent directory. */
-static int sync_parent(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
-    if (n >= sizeof(dir))
-        return -1;
-    memcpy(dir, slash == NULL ? "." : path, n);
-    dir[n] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int bw_secret_generate_file(const char *path, size_t nbytes, char *err, size_t errlen)
 {
     if (path == NULL || path[0] == '\0' || nbytes == 0 || nbytes > MAX_GENERATE) {
@@ -257,7 +226,7 @@ int bw_secret_generate_file(const char *path, size_t nbytes, char *err, size_t e
         sodium_bin2hex(hex, hexlen, raw, nbytes);
         hex[hexlen - 1] = '\n';
         /* fchmod: a restrictive umask may only lower the mode, but be exact. */
-        if (fchmod(fd, 0600) != 0 || write_all(fd, hex, hexlen) != 0 || fsync(fd) != 0)
+        if (fchmod(fd, 0600) != 0 || bw_fs_write_all(fd, hex, hexlen) != 0 || fsync(fd) != 0)
             (void)snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         else
             rc = 0;
@@ -270,7 +239,7 @@ int bw_secret_generate_file(const char *path, size_t nbytes, char *err, size_t e
         (void)snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         rc = -1;
     }
-    if (rc == 0 && sync_parent(path) != 0) {
+    if (rc == 0 && bw_fs_sync_parent(path) != 0) {
         (void)snprintf(err, errlen, "%s: cannot sync its directory: %s", path, strerror(errno));
         rc = -1;
     }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CORS_MAX_AGE_LIMIT 86400
 
@@ -34,20 +35,6 @@ struct bw_cors {
 };
 
 static const char *const DEFAULT_METHODS[] = {"GET", "HEAD", "POST"};
-
-static bool lower_eq(const char *a, const char *b, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
-}
 
 static bool is_lower_alnum(unsigned char c)
 {
@@ -348,7 +335,7 @@ static bool method_allowed(const bw_cors *c, const char *m, size_t len)
 static bool header_allowed(const bw_cors *c, const char *h, size_t len)
 {
     for (size_t i = 0; i < c->nheaders; i++) {
-        if (c->headers[i].len == len && lower_eq(c->headers[i].p, h, len))
+        if (c->headers[i].len == len && strncasecmp(c->headers[i].p, h, len) == 0)
             return true;
     }
     return false;

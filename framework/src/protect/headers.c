@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const bw_header_kv DEFAULTS[] = {
     {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"},
@@ -58,21 +59,6 @@ struct bw_header_policy {
     size_t nroutes, caproutes;
 };
 
-static bool name_eq(const char *a, const char *b)
-{
-    for (;; a++, b++) {
-        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
-        if (x == '\0')
-            return true;
-    }
-}
-
 static char *dup_str(const char *s)
 {
     size_t n = strlen(s);
@@ -111,7 +97,7 @@ static void apply_ops(bw_header_kv *list, size_t *n, const struct scope *s)
     for (size_t i = 0; i < s->nops; i++) {
         const struct op *op = &s->ops[i];
         size_t j = 0;
-        while (j < *n && !name_eq(list[j].name, op->name))
+        while (j < *n && strcasecmp(list[j].name, op->name) != 0)
             j++;
         if (op->value == NULL) {
             if (j < *n) {
@@ -158,7 +144,7 @@ static long find_route(const bw_header_policy *p, const char *pattern, size_t *i
 static long find_op(const struct scope *s, const char *name)
 {
     for (size_t i = 0; i < s->nops; i++) {
-        if (name_eq(s->ops[i].name, name))
+        if (strcasecmp(s->ops[i].name, name) == 0)
             return (long)i;
     }
     return -1;
@@ -199,7 +185,7 @@ static int validate(const char *route, const char *name, const char *value, char
         return -1;
     }
     for (size_t i = 0; i < sizeof(FRAMING) / sizeof(FRAMING[0]); i++) {
-        if (name_eq(name, FRAMING[i])) {
+        if (strcasecmp(name, FRAMING[i]) == 0) {
             bw_err_set(err, errlen, "headers: %s is set by the server and cannot be configured",
                        FRAMING[i]);
             return -1;

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "bulwark/fsutil.h"
 #include "bulwark/err.h"
 #include "bulwark/tlscert.h"
 
@@ -170,20 +171,6 @@ done:
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Creates path exclusively (never through a symbolic link) with exactly mode. */
 static int create_exclusive(const char *path, mode_t mode, char *err, size_t errlen)
 {
@@ -211,7 +198,7 @@ static int finish_file(int fd, const char *path, const char *data, size_t len, c
                        size_t errlen)
 {
     int rc = 0;
-    if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (bw_fs_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         bw_err_set(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         rc = -1;
     }
@@ -219,24 +206,6 @@ static int finish_file(int fd, const char *path, const char *data, size_t len, c
         bw_err_set(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         rc = -1;
     }
-    return rc;
-}
-
-/* Makes new directory entries durable: fsync of path's parent directory. */
-static int sync_parent(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
-    if (n >= sizeof(dir))
-        return -1;
-    memcpy(dir, slash == NULL ? "." : path, n);
-    dir[n] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    (void)close(fd);
     return rc;
 }
 
@@ -283,7 +252,7 @@ int bw_tls_cert_generate_dev(const char *cert_path, const char *key_path, int da
         (void)close(key_fd);
     if (cert_fd >= 0)
         (void)close(cert_fd);
-    if (rc == 0 && (sync_parent(key_path) != 0 || sync_parent(cert_path) != 0)) {
+    if (rc == 0 && (bw_fs_sync_parent(key_path) != 0 || bw_fs_sync_parent(cert_path) != 0)) {
         bw_err_set(err, errlen, "%s: cannot sync its directory: %s", key_path, strerror(errno));
         rc = -1;
     }
