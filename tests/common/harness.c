@@ -559,6 +559,8 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
     srv->tmp = bw_tmpdir_create();
     srv->data_dir = srv->tmp ? join2(srv->tmp, "/data") : NULL;
     srv->ca_path = srv->data_dir ? join2(srv->data_dir, "/tls/cert.pem") : NULL;
+    if (o != NULL && o->plain_http)
+        srv->scheme = "http";
     if (o != NULL && o->client_cert != NULL) {
         srv->client_cert = strdup(o->client_cert);
         srv->client_key = strdup(o->client_key);

@@ -29,6 +29,7 @@ typedef struct bw_srv_opts {
     /* Extra "NAME=value" entries, NULL-terminated, may be NULL. BULWARK_DATA_DIR, BULWARK_LISTEN
      * (and BULWARK_CONFIG when config_path is set) are the harness's own and win over these. */
     const char *const *env;
+    bool plain_http;         /* the config opts into plain HTTP: talk http, not https */
     const char *client_cert; /* PEM client certificate and key for mutual TLS, or NULL */
     const char *client_key;
 } bw_srv_opts;

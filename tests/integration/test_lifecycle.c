@@ -321,6 +321,34 @@ static void test_non_loopback_plain_http_refused(void **state)
     assert_serve_refuses(f->data_dir, wild, "server.listen");
 }
 
+/* Plain HTTP is possible only by opting in; the server then says so in its log. */
+static void test_plain_http_opt_in(void **state)
+{
+    fixture *f = *state;
+    char cfg_path[4200];
+    int len = snprintf(cfg_path, sizeof cfg_path, "%s/plain.json", f->data_dir);
+    assert_true(len > 0 && (size_t)len < sizeof cfg_path);
+    assert_int_equal(mkdir(f->data_dir, 0700), 0);
+    FILE *cf = fopen(cfg_path, "w");
+    assert_non_null(cf);
+    assert_true(fputs("{\"server\": {\"plain_http\": true}}", cf) >= 0);
+    assert_int_equal(fclose(cf), 0);
+    bw_srv_opts o = {.config_path = cfg_path, .plain_http = true};
+    bw_srv *srv = bw_srv_start(&o);
+    assert_non_null(srv);
+    bw_resp r;
+    assert_int_equal(bw_http(srv, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_null(bw_resp_header(&r, "Strict-Transport-Security"));
+    bw_resp_free(&r);
+    size_t n;
+    char *log = bw_srv_stderr(srv, &n);
+    assert_non_null(strstr(log, "server.plain_http is on: no TLS"));
+    assert_non_null(strstr(log, "\"scheme\":\"http\""));
+    free(log);
+    assert_int_equal(bw_srv_stop(srv), 0);
+}
+
 static void test_bad_thread_count_refused(void **state)
 {
     fixture *f = *state;
@@ -544,6 +572,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_init_is_idempotent, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_non_loopback_plain_http_refused, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_plain_http_opt_in, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_thread_count_refused, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_check_config_shows_references, fixture_setup,
