@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "bulwark/http.h"
+#include "bulwark/jsonbody.h"
 #include "bulwark/log.h"
 #include "bulwark/path.h"
 #include "bulwark/text.h"
@@ -410,7 +411,7 @@ static bool stage_body(bw_ctx *c)
     size_t limit = route_body_limit(c), len = 0;
     char *buf;
     json_t *doc;
-    json_error_t jerr;
+    const char *why = NULL;
 
     if (!c->has_body)
         return true;
@@ -443,10 +444,10 @@ static bool stage_body(bw_ctx *c)
     buf[len] = '\0';
     c->req.body = buf;
     c->req.body_len = len;
-    /* Until schemas are enforced, a body must at least be one JSON value. */
-    doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Strict JSON first: what a schema cannot be trusted to catch. */
+    doc = bw_json_body_parse(buf, len, BW_JSON_DEFAULT_MAX_DEPTH, &why);
     if (doc == NULL) {
-        bw_res_problem(&c->res, 400, "The request body is not valid JSON.");
+        bw_res_problem(&c->res, 400, why);
         return false;
     }
     c->req.json = doc;
