@@ -3,7 +3,7 @@
 # bare CivetWeb on OpenSSL 3, same machine, same client, interleaved rounds.
 #
 # usage: bench/run.sh [BUILD_DIR]     (default: build; needs BUILD_DIR/notes)
-# Knobs (environment): BENCH_SECONDS (per measurement, 6), BENCH_ROUNDS (2),
+# Knobs (environment): BENCH_SECONDS (per measurement, 5), BENCH_ROUNDS (3),
 # BENCH_WARMUP (2), BENCH_HS_CONC (8), BENCH_KA_CONC (16), BENCH_THREADS (32),
 # BENCH_WRK (1: also run wrk as a keep-alive cross-check).
 set -euo pipefail
@@ -12,8 +12,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
 NOTES=$BUILD/notes
 OUT=$BUILD/bench-out
-SECS=${BENCH_SECONDS:-6}
-ROUNDS=${BENCH_ROUNDS:-2}
+SECS=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 WARM=${BENCH_WARMUP:-2}
 HS_CONC=${BENCH_HS_CONC:-8}
 KA_CONC=${BENCH_KA_CONC:-16}
@@ -112,7 +112,7 @@ tls_libs() { # pid: the TLS libraries the process has mapped
     sort -u | paste -sd' '
 }
 
-echo "== setup ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r))"
+echo "== setup ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs: $(sed -n "s/^model name\t*: //p" /proc/cpuinfo | sort -u | head -n1), kernel $(uname -r))"
 echo "bulwark       port=$PORT_A threads=$THREADS libs: $(tls_libs "$PID_A")"
 echo "bare-openssl  port=$PORT_B threads=$THREADS libs: $(tls_libs "$PID_B")"
 echo "bare-openssl  $(head -n1 "$TMP/bare.log")"
@@ -124,6 +124,7 @@ echo "  curl -> bare  $(curl -sv --cacert "$TMP/data/tls/cert.pem" \
   "https://127.0.0.1:$PORT_B/healthz" 2>&1 >/dev/null | sed -n 's/^\* SSL connection using //p')"
 
 # --- measurements ------------------------------------------------------------
+HZ=$(getconf CLK_TCK)
 cpu_ticks() { # pid: user+system clock ticks so far
   local stat
   stat=$(<"/proc/$1/stat")
@@ -133,22 +134,37 @@ cpu_ticks() { # pid: user+system clock ticks so far
   echo $((${12} + ${13}))
 }
 
+sys_busy() { # clock ticks the whole machine spent busy so far
+  local _ user nice system irq softirq steal
+  read -r _ user nice system _ _ irq softirq steal _ </proc/stat
+  echo $((user + nice + system + irq + softirq + steal))
+}
+
 declare -A OPS SECS_SUM TICKS
 ERRORS=0
+NOISY=0
 measure() { # name port mode seconds concurrency [record]
-  local pid t0 t1 line ops secs errs key
+  local pid t0 t1 b0 b1 line ops secs errs cpu other key
   [ "$1" = bulwark ] && pid=$PID_A || pid=$PID_B
   t0=$(cpu_ticks "$pid")
+  b0=$(sys_busy)
   if ! line=$("$CLIENT" "$3" "$2" "$4" "$5" 2>"$TMP/client.err"); then
     echo "bench: client failed against $1 ($3): $(cat "$TMP/client.err")" >&2
     exit 1
   fi
   t1=$(cpu_ticks "$pid")
+  b1=$(sys_busy)
   [ "${6:-}" = record ] || return 0
   ops=$(sed -n 's/.*ops=\([0-9]*\).*/\1/p' <<<"$line")
   secs=$(sed -n 's/.*secs=\([0-9.]*\).*/\1/p' <<<"$line")
   errs=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' <<<"$line")
-  printf '  %-9s %-13s %s\n' "$3" "$1" "$(cut -d' ' -f1-5 <<<"$line")"
+  cpu=$(sed -n 's/.*cpu=\([0-9.]*\).*/\1/p' <<<"$line")
+  # CPU used by anything but this server and this client, in % of one CPU:
+  # other work on the machine makes the figures noisy.
+  other=$(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) -v c="$cpu" -v s="$secs" -v hz="$HZ" \
+    'BEGIN { o = ((b - t) / hz - c) / s * 100; printf "%.0f", o < 0 ? 0 : o }')
+  [ "$other" -le 15 ] || NOISY=1
+  printf '  %-9s %-13s %s other-load=%s%%\n' "$3" "$1" "$(cut -d' ' -f1-5 <<<"$line")" "$other"
   if [ "$errs" != 0 ]; then
     ERRORS=$((ERRORS + errs))
     echo "  (errors: $(cat "$TMP/client.err"))"
@@ -193,9 +209,8 @@ if [ "$WRK" = 1 ]; then
 fi
 
 # --- results -----------------------------------------------------------------
-hz=$(getconf CLK_TCK)
 rate() { awk -v o="${OPS[$1]}" -v s="${SECS_SUM[$1]}" 'BEGIN { printf "%.0f", o / s }'; }
-cpu_us() { awk -v t="${TICKS[$1]}" -v o="${OPS[$1]}" -v hz="$hz" \
+cpu_us() { awk -v t="${TICKS[$1]}" -v o="${OPS[$1]}" -v hz="$HZ" \
   'BEGIN { printf "%.0f", o ? t * 1e6 / hz / o : 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 
@@ -222,6 +237,10 @@ for pair in "handshakes/s:$HS_A:$HS_B" "keepalive r/s:$KA_A:$KA_B"; do
     echo "target ratio >= 1.00 for $what: NOT met ($(ratio "$a" "$b"))"
   fi
 done
+if [ "$NOISY" = 1 ]; then
+  echo "note: something else used over 15% of a CPU during a measurement (other-load above);" \
+    "rerun on a quiet machine before trusting the ratios"
+fi
 if [ "$ERRORS" != 0 ]; then
   echo "bench: $ERRORS failed exchanges; the figures above are not trustworthy" >&2
   exit 1

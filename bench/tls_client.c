@@ -10,7 +10,9 @@
  *              reconnecting only if the server closes. Counts responses.
  *   check      one exchange that verifies the server certificate against
  *              CAFILE for 127.0.0.1, then prints what was negotiated.
- * Output, one line: ops=N secs=S rate=R errors=E reconnects=K proto=... cipher=... group=...
+ * Output, one line: ops=N secs=S rate=R errors=E reconnects=K cpu=C proto=... cipher=...
+ * (cpu: this client's own user+system seconds, so the runner can tell how
+ * much of the machine something else used during the measurement).
  * The load modes skip certificate verification: it costs only the client,
  * which shares the machine's CPUs with the server under test. */
 #define _GNU_SOURCE
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -331,6 +334,8 @@ static int run_check(void)
 int main(int argc, char **argv)
 {
     unsigned long ops = 0, errors = 0, reconnects = 0;
+    struct rusage ru;
+    double cpu = 0;
     long port, seconds = 0, conc = 1;
     double t0, t1;
     char *end;
@@ -404,8 +409,11 @@ int main(int argc, char **argv)
         errors += atomic_load(&workers[i].errors);
         reconnects += atomic_load(&workers[i].reconnects);
     }
-    printf("ops=%lu secs=%.3f rate=%.1f errors=%lu reconnects=%lu %s\n", ops, t1 - t0,
-           (double)ops / (t1 - t0), errors, reconnects,
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+              (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    printf("ops=%lu secs=%.3f rate=%.1f errors=%lu reconnects=%lu cpu=%.3f %s\n", ops, t1 - t0,
+           (double)ops / (t1 - t0), errors, reconnects, cpu,
            g.negotiated[0] ? g.negotiated : "proto=none");
     if (g.first_error[0] != '\0')
         fprintf(stderr, "tls_client: first error: %s\n", g.first_error);
