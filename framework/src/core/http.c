@@ -2,6 +2,8 @@
 #include "bulwark/http.h"
 
 #include <sodium.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define REQUEST_ID_MIN 16
@@ -118,12 +120,70 @@ bool bw_http_request_id_valid(const char *p, size_t len)
     return true;
 }
 
+/* Request ids need to be unpredictable, not secret: each thread draws 4 KiB
+ * from the system at a time (one getrandom per 256 ids, not one per
+ * request) and wipes what it used. The pool lives on the heap, not in
+ * thread-local storage: glibc carves static TLS out of each thread's stack,
+ * and CivetWeb's 100 KiB worker stacks leave wolfSSL's ECDSA signing little
+ * room to spare. */
+#define BW_ID_POOL 4096
+
+typedef struct id_pool {
+    size_t used;
+    unsigned char bytes[BW_ID_POOL];
+} id_pool;
+
+static pthread_key_t id_pool_key;
+static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
+static int id_pool_key_ok;
+
+static void id_pool_free(void *p)
+{
+    sodium_memzero(p, sizeof(id_pool));
+    free(p);
+}
+
+static void id_pool_init(void)
+{
+    id_pool_key_ok = pthread_key_create(&id_pool_key, id_pool_free) == 0;
+}
+
+static id_pool *thread_pool(void)
+{
+    id_pool *p;
+
+    if (pthread_once(&id_pool_once, id_pool_init) != 0 || !id_pool_key_ok)
+        return NULL;
+    p = pthread_getspecific(id_pool_key);
+    if (p == NULL) {
+        p = malloc(sizeof(*p));
+        if (p == NULL || pthread_setspecific(id_pool_key, p) != 0) {
+            free(p);
+            return NULL;
+        }
+        p->used = BW_ID_POOL;
+    }
+    return p;
+}
+
 void bw_http_request_id_new(char out[33])
 {
-    unsigned char raw[16];
-    randombytes_buf(raw, sizeof(raw));
+    id_pool *p = thread_pool();
+    unsigned char direct[16], *raw = direct;
+
+    if (p != NULL) {
+        if (p->used + 16 > BW_ID_POOL) {
+            randombytes_buf(p->bytes, sizeof(p->bytes));
+            p->used = 0;
+        }
+        raw = p->bytes + p->used;
+        p->used += 16;
+    } else {
+        randombytes_buf(direct, sizeof(direct));
+    }
     /* Cannot fail: 33 bytes is exactly 2 * 16 + 1. */
-    (void)sodium_bin2hex(out, 33, raw, sizeof(raw));
+    (void)sodium_bin2hex(out, 33, raw, 16);
+    sodium_memzero(raw, 16);
 }
 
 bool bw_http_method_safe(const char *m, size_t len)
