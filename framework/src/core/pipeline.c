@@ -20,10 +20,13 @@
 #include "bulwark/text.h"
 #include "internal.h"
 
-/* An unread body left after a refusal is read and dropped up to this many
- * bytes so the client can read our answer and keep its connection; beyond
- * it the connection is closed instead. */
-#define BW_DRAIN_MAX 65536 /* 64 KiB */
+/* Lingering close: after refusing a request whose body was not read, the
+ * answer goes out first (with Connection: close), then what the client
+ * still sends is read and dropped, up to twice the largest body the server
+ * accepts, before the connection closes. Closing a socket with unread data
+ * sends a reset, and a client still sending would lose our answer. Each
+ * read is bounded by server.request_timeout_ms. */
+#define BW_DRAIN_MIN 65536 /* 64 KiB, whatever max_body_bytes is */
 
 typedef struct bw_ctx {
     bw_server *srv;
@@ -465,25 +468,19 @@ static void stage_handler(bw_ctx *c)
     }
 }
 
-/* After a refusal, drop a small unread body so the connection can be reused
- * and the client reads our answer instead of a reset. */
-static void drain_body(bw_ctx *c)
+static void linger_drain(bw_ctx *c)
 {
-    char buf[4096];
-    size_t total = 0;
+    char buf[16384];
+    size_t total = 0, cap = 2 * (size_t)c->srv->cfg->server.max_body_bytes;
 
-    if (c->body_read || c->must_close)
+    if (cap < BW_DRAIN_MIN)
+        cap = BW_DRAIN_MIN;
+    if (!c->chunked && (unsigned long long)c->content_length > cap)
         return;
-    if (!c->chunked && c->content_length > BW_DRAIN_MAX)
-        return;
-    while (total <= BW_DRAIN_MAX) {
+    while (total <= cap) {
         int n = mg_read(c->req.conn, buf, sizeof(buf));
-        if (n < 0)
+        if (n <= 0)
             return;
-        if (n == 0) {
-            c->body_read = true;
-            return;
-        }
         total += (size_t)n;
     }
 }
@@ -573,10 +570,12 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
         stage_route(c) && stage_limits(c) && stage_authenticate(c) && stage_body(c))
         stage_handler(c);
 
-    drain_body(c);
     close = c->must_close || !c->body_read || !client_keeps_alive(c);
     npolicy = bw_header_policy_for(srv->headers, c->req.route, &policy);
     bw_res_write(&c->res, conn, policy, npolicy, c->cors, c->ncors, c->head_only, close);
+    /* Ambiguous framing: nothing more is read from this connection. */
+    if (!c->body_read && !c->must_close)
+        linger_drain(c);
     access_log(c, elapsed_us(&t0));
     status = c->res.status;
     atomic_fetch_sub(&srv->inflight, 1);
