@@ -37,6 +37,8 @@ int main(int argc, char **argv)
         .nroutes = sizeof(routes) / sizeof(routes[0]),
         .migrations = bw_embedded_migrations,
         .nmigrations = bw_embedded_migrations_count,
+        .schemas = bw_embedded_schemas,
+        .nschemas = bw_embedded_schemas_count,
     };
 
     return bw_main(&app, argc, argv);

@@ -99,6 +99,55 @@ static void test_refuses_bad_pattern_and_duplicates(void **state)
     assert_int_equal(check(nohandler, 1, err, sizeof(err)), -1);
 }
 
+static void test_schemas_checked(void **state)
+{
+    static const bw_embedded_file files[] = {
+        {"good.json", "{\"type\":\"object\",\"additionalProperties\":false}", 48},
+        {"open.json",
+         "{\"type\":\"object\",\"additionalProperties\":false,"
+         "\"properties\":{\"t\":{\"type\":\"string\"}}}",
+         0},
+        {"broken.json", "{\"type\":", 8},
+    };
+    bw_embedded_file f[3];
+    char err[512];
+
+    (void)state;
+    memcpy(f, files, sizeof(f));
+    f[0].len = strlen(f[0].data);
+    f[1].len = strlen(f[1].data);
+    f[2].len = strlen(f[2].data);
+    const bw_route ok[] = {{.method = "POST",
+                            .path = "/v1/x",
+                            .handler = ok_handler,
+                            .permission = "x:w",
+                            .body_schema = "good.json"}};
+    const bw_route open_[] = {{.method = "POST",
+                               .path = "/v1/x",
+                               .handler = ok_handler,
+                               .permission = "x:w",
+                               .body_schema = "open.json"}};
+    const bw_route broken[] = {{.method = "PUT",
+                                .path = "/v1/x",
+                                .handler = ok_handler,
+                                .permission = "x:w",
+                                .body_schema = "broken.json"}};
+    const bw_route missing[] = {{.method = "POST",
+                                 .path = "/v1/x",
+                                 .handler = ok_handler,
+                                 .permission = "x:w",
+                                 .body_schema = "nope.json"}};
+
+    assert_int_equal(bw_server_check_schemas(ok, 1, f, 3, err, sizeof(err)), 0);
+    assert_int_equal(bw_server_check_schemas(open_, 1, f, 3, err, sizeof(err)), -1);
+    assert_string_equal(err, "route POST /v1/x: open.json#/properties/t: string without "
+                             "maxLength (or enum, const, a bounded format)");
+    assert_int_equal(bw_server_check_schemas(broken, 1, f, 3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "broken.json: not valid JSON"));
+    assert_int_equal(bw_server_check_schemas(missing, 1, f, 3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "nope.json not found"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_refuses_public_with_permission),
         cmocka_unit_test(test_refuses_body_without_schema),
         cmocka_unit_test(test_refuses_bad_pattern_and_duplicates),
+        cmocka_unit_test(test_schemas_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,12 +32,25 @@ typedef struct bw_route {
     bool mfa;                /* route demands a second factor */
 } bw_route;
 
+/* A file compiled into the executable (see cmake/schemas.cmake). */
+typedef struct bw_embedded_file {
+    const char *name; /* "note_create.json" */
+    const char *data; /* len bytes, NUL-terminated */
+    size_t len;
+} bw_embedded_file;
+
+/* The app's schemas, generated at build time by bw_embed_schemas(). */
+extern const bw_embedded_file bw_embedded_schemas[];
+extern const size_t bw_embedded_schemas_count;
+
 typedef struct bw_app {
     const char *name; /* executable name, for usage text */
     const bw_route *routes;
     size_t nroutes;
     const bw_migration *migrations; /* the app's schema, applied in order */
     size_t nmigrations;
+    const bw_embedded_file *schemas; /* the JSON schemas routes name */
+    size_t nschemas;
     void *udata; /* handed to handlers: bw_req_app_data() */
 } bw_app;
 
@@ -64,5 +77,11 @@ int bw_server_stop(bw_server *srv);
 /* Checks a route table without starting anything: the secure-by-default
  * rules and the router's pattern rules. 0, or -1 with the first problem. */
 int bw_server_check_routes(const bw_route *routes, size_t n, char *err, size_t errlen);
+
+/* Checks that every schema a route names exists among `schemas`, is JSON,
+ * and passes the secure-schema lint (schemalint.h). 0, or -1 naming the
+ * route, the file and the JSON pointer. */
+int bw_server_check_schemas(const bw_route *routes, size_t n, const bw_embedded_file *schemas,
+                            size_t nschemas, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
 #include "bulwark/err.h"
 #include "bulwark/http.h"
 #include "bulwark/log.h"
+#include "bulwark/schemalint.h"
 #include "bulwark/version.h"
 #include "internal.h"
 
@@ -59,6 +60,55 @@ int bw_server_check_routes(const bw_route *routes, size_t n, char *err, size_t e
     }
     bw_router_free(r);
     return rc;
+}
+
+static const bw_embedded_file *find_schema(const bw_embedded_file *schemas, size_t n,
+                                           const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (schemas[i].name != NULL && strcmp(schemas[i].name, name) == 0)
+            return &schemas[i];
+    }
+    return NULL;
+}
+
+int bw_server_check_schemas(const bw_route *routes, size_t n, const bw_embedded_file *schemas,
+                            size_t nschemas, char *err, size_t errlen)
+{
+    char why[1200];
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const bw_route *rt = &routes[i];
+        const bw_embedded_file *f;
+        json_error_t jerr;
+        json_t *doc;
+        int rc;
+
+        if (rt->body_schema == NULL)
+            continue;
+        f = find_schema(schemas, nschemas, rt->body_schema);
+        if (f == NULL) {
+            bw_err_set(err, errlen, "route %s %s: schema %s not found among the app's schemas",
+                       rt->method, rt->path, rt->body_schema);
+            return -1;
+        }
+        doc = json_loadb(f->data, f->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (doc == NULL) {
+            bw_err_set(err, errlen, "route %s %s: %s: not valid JSON (line %d: %s)", rt->method,
+                       rt->path, f->name, jerr.line, jerr.text);
+            return -1;
+        }
+        rc = bw_schema_lint(doc, f->name, why, sizeof(why));
+        json_decref(doc);
+        if (rc != 0) {
+            bw_err_set(err, errlen, "route %s %s: %s", rt->method, rt->path, why);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int begin_request(struct mg_connection *conn)
@@ -148,7 +198,9 @@ static int setup_router(bw_server *srv, char *err, size_t errlen)
     const bw_app *app = srv->app;
     size_t i;
 
-    if (bw_server_check_routes(app->routes, app->nroutes, err, errlen) != 0)
+    if (bw_server_check_routes(app->routes, app->nroutes, err, errlen) != 0 ||
+        bw_server_check_schemas(app->routes, app->nroutes, app->schemas, app->nschemas, err,
+                                errlen) != 0)
         return -1;
     srv->router = bw_router_new();
     if (srv->router == NULL) {

@@ -129,33 +129,34 @@ static int child(lint *l, const json_t *s, const char *kw, bool value_position, 
 static int children(lint *l, const json_t *s, const char *kw, bool value_position, int depth)
 {
     const json_t *c = json_object_get(s, kw);
-    size_t old = push(l, kw), old2, i;
-    const char *key;
-    const json_t *v;
-    char idx[24];
+    size_t old, mark;
 
-    if (c == NULL) {
-        if (old != (size_t)-1)
-            l->plen = old;
+    if (c == NULL)
         return 0;
-    }
+    old = push(l, kw);
     if (old == (size_t)-1)
         return fail(l, "schema nested too deeply");
+    mark = l->plen;
     if (json_is_object(c)) {
+        const char *key;
+        const json_t *v;
         json_object_foreach((json_t *)c, key, v)
         {
-            old2 = push(l, key);
-            if (old2 == (size_t)-1 || walk(l, v, value_position, depth + 1) != 0)
-                return old2 == (size_t)-1 ? fail(l, "schema nested too deeply") : -1;
-            l->plen = old2;
+            l->plen = mark;
+            if (push(l, key) == (size_t)-1)
+                return fail(l, "schema nested too deeply");
+            if (walk(l, v, value_position, depth + 1) != 0)
+                return -1;
         }
     } else {
-        for (i = 0; i < json_array_size(c); i++) {
+        for (size_t i = 0; i < json_array_size(c); i++) {
+            char idx[24];
+            l->plen = mark;
             snprintf(idx, sizeof(idx), "%zu", i);
-            old2 = push(l, idx);
-            if (old2 == (size_t)-1 || walk(l, json_array_get(c, i), value_position, depth + 1) != 0)
-                return old2 == (size_t)-1 ? fail(l, "schema nested too deeply") : -1;
-            l->plen = old2;
+            if (push(l, idx) == (size_t)-1)
+                return fail(l, "schema nested too deeply");
+            if (walk(l, json_array_get(c, i), value_position, depth + 1) != 0)
+                return -1;
         }
     }
     l->plen = old;
