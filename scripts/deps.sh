@@ -52,7 +52,20 @@ done
 # libFuzzer's runtime for the harnesses in tests/fuzz.
 dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
 
+install_node_tools() {
+  # @redocly/cli lints the generated OpenAPI document (tests/integration/test_openapi.c).
+  local dir=.tools/redocly version=2.77.0
+  [ -x "$dir/node_modules/.bin/redocly" ] && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "npm is missing: install Node.js 20 and npm to lint the OpenAPI document" >&2
+    return 1
+  fi
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "@redocly/cli@$version" >/dev/null
+}
+
 if [ "${#missing[@]}" -eq 0 ]; then
+  install_node_tools
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -64,3 +77,4 @@ echo "Installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_node_tools

@@ -45,6 +45,7 @@ struct bw_req {
     const char *client;
     void *app_data;
     bw_store *store;
+    const struct bw_server *srv; /* for the framework's own routes */
 };
 
 struct bw_res {
@@ -69,6 +70,8 @@ struct bw_server {
     struct mg_context *ctx;
     atomic_long inflight;
     int port;
+    char *openapi; /* the OpenAPI document, built once at start-up */
+    size_t openapi_len;
 };
 
 /* Resets `res` for a new response built in `arena`. */

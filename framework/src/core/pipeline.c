@@ -563,6 +563,7 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     c->req.client = c->req.ri->remote_addr;
     c->req.app_data = srv->app->udata;
     c->req.store = srv->store;
+    c->req.srv = srv;
     set_request_id(c);
     bw_res_init(&c->res, arena, c->req.id);
 

@@ -12,6 +12,7 @@
 #include "bulwark/err.h"
 #include "bulwark/http.h"
 #include "bulwark/log.h"
+#include "bulwark/openapi.h"
 #include "bulwark/schemalint.h"
 #include "bulwark/version.h"
 #include "internal.h"
@@ -193,6 +194,31 @@ static int setup_cors(bw_server *srv, char *err, size_t errlen)
     return srv->cors != NULL ? 0 : -1;
 }
 
+/* GET /openapi.json: the document built at start-up. */
+static int openapi_handler(bw_req *req, bw_res *res)
+{
+    return bw_res_body(res, 200, "application/json", req->srv->openapi, req->srv->openapi_len);
+}
+
+static const bw_route openapi_route = {
+    .method = "GET", .path = "/openapi.json", .handler = openapi_handler, .public = true};
+
+static int setup_openapi(bw_server *srv, char *err, size_t errlen)
+{
+    json_t *doc = bw_openapi_build(srv->app, err, errlen);
+
+    if (doc == NULL)
+        return -1;
+    srv->openapi = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (srv->openapi == NULL) {
+        bw_err_set(err, errlen, "openapi: out of memory");
+        return -1;
+    }
+    srv->openapi_len = strlen(srv->openapi);
+    return 0;
+}
+
 static int setup_router(bw_server *srv, char *err, size_t errlen)
 {
     const bw_app *app = srv->app;
@@ -212,7 +238,8 @@ static int setup_router(bw_server *srv, char *err, size_t errlen)
                           (void *)&app->routes[i], err, errlen) != 0)
             return -1;
     }
-    return 0;
+    return bw_router_add(srv->router, openapi_route.method, openapi_route.path,
+                         (void *)&openapi_route, err, errlen);
 }
 
 static int setup_store(bw_server *srv, char *err, size_t errlen)
@@ -325,6 +352,7 @@ static void server_free(bw_server *srv)
         bw_store_close(srv->store);
     if (srv->tls != NULL)
         bw_tls_free(srv->tls);
+    free(srv->openapi);
     free(srv);
 }
 
@@ -424,9 +452,9 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
         server_free(srv);
         return NULL;
     }
-    if (setup_router(srv, err, errlen) != 0 || apply_header_overrides(srv, err, errlen) != 0 ||
-        setup_cors(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0 ||
-        setup_tls(srv, err, errlen) != 0) {
+    if (setup_router(srv, err, errlen) != 0 || setup_openapi(srv, err, errlen) != 0 ||
+        apply_header_overrides(srv, err, errlen) != 0 || setup_cors(srv, err, errlen) != 0 ||
+        setup_store(srv, err, errlen) != 0 || setup_tls(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }

@@ -1,0 +1,157 @@
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bulwark/err.h"
+#include "bulwark/openapi.h"
+#include "bulwark/version.h"
+
+static json_t *problem_schema(void)
+{
+    return json_pack("{s:s, s:{s:{s:s, s:i}, s:{s:s, s:i}, s:{s:s, s:i, s:i}, s:{s:s, s:i},"
+                     " s:{s:s, s:i}, s:{s:s, s:i}}, s:[sss]}",
+                     "type", "object", "properties", "type", "type", "string", "maxLength", 256,
+                     "title", "type", "string", "maxLength", 256, "status", "type", "integer",
+                     "minimum", 100, "maximum", 599, "detail", "type", "string", "maxLength", 1024,
+                     "request_id", "type", "string", "maxLength", 64, "errors", "type", "array",
+                     "maxItems", 20, "required", "type", "title", "status");
+}
+
+/* "GET", "/v1/notes/{id}" -> "get_v1_notes_id": unique per route. */
+static void operation_id(const char *method, const char *path, char *out, size_t cap)
+{
+    size_t o = 0, i;
+
+    for (i = 0; method[i] != '\0' && o + 1 < cap; i++)
+        out[o++] = (char)tolower((unsigned char)method[i]);
+    for (i = 0; path[i] != '\0' && o + 1 < cap; i++) {
+        char ch = path[i];
+        if (ch == '{' || ch == '}')
+            continue;
+        out[o++] = isalnum((unsigned char)ch) ? ch : '_';
+    }
+    out[o] = '\0';
+}
+
+/* The schema, without the keywords that only make sense in its own file. */
+static json_t *schema_for(const bw_app *app, const char *name, char *err, size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; i < app->nschemas; i++) {
+        const bw_embedded_file *f = &app->schemas[i];
+        if (f->name != NULL && strcmp(f->name, name) == 0) {
+            json_error_t jerr;
+            json_t *s = json_loadb(f->data, f->len, JSON_REJECT_DUPLICATES, &jerr);
+            if (s == NULL) {
+                bw_err_set(err, errlen, "openapi: %s is not valid JSON", name);
+                return NULL;
+            }
+            json_object_del(s, "$id");
+            json_object_del(s, "$schema");
+            return s;
+        }
+    }
+    bw_err_set(err, errlen, "openapi: schema %s not found", name);
+    return NULL;
+}
+
+/* Path parameters of a pattern, as OpenAPI parameter objects. */
+static json_t *path_parameters(const char *path)
+{
+    json_t *params = json_array();
+    const char *p = path;
+
+    while (params != NULL && (p = strchr(p, '{')) != NULL) {
+        const char *end = strchr(p, '}');
+        if (end == NULL)
+            break;
+        json_array_append_new(params, json_pack("{s:s%, s:s, s:b, s:{s:s, s:i}}", "name", p + 1,
+                                                (size_t)(end - p - 1), "in", "path", "required", 1,
+                                                "schema", "type", "string", "maxLength", 256));
+        p = end + 1;
+    }
+    return params;
+}
+
+static json_t *operation(const bw_app *app, const bw_route *rt, char *err, size_t errlen)
+{
+    char opid[256];
+    json_t *op;
+
+    operation_id(rt->method, rt->path, opid, sizeof(opid));
+    op = json_pack("{s:s, s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}}", "operationId", opid, "summary",
+                   rt->path, "responses", "2XX", "description", "Success", "4XX", "$ref",
+                   "#/components/responses/Problem", "5XX", "$ref",
+                   "#/components/responses/Problem");
+    if (op == NULL)
+        return NULL;
+    if (rt->public) {
+        json_object_set_new(op, "security", json_array());
+    } else {
+        json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
+        json_object_set_new(op, "x-permission", json_string(rt->permission));
+    }
+    if (rt->body_schema != NULL) {
+        json_t *schema = schema_for(app, rt->body_schema, err, errlen);
+        if (schema == NULL) {
+            json_decref(op);
+            return NULL;
+        }
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
+                                      "application/json", "schema", schema));
+    }
+    return op;
+}
+
+json_t *bw_openapi_build(const bw_app *app, char *err, size_t errlen)
+{
+    json_t *doc, *paths;
+    size_t i;
+
+    doc = json_pack(
+        "{s:s, s:{s:s, s:s}, s:{}, s:{s:{s:{s:s, s:s}}, s:{s:o}, s:{s:{s:s, s:{s:{s:{s:s}}}}}}}",
+        "openapi", "3.1.0", "info", "title", app->name != NULL ? app->name : "service", "version",
+        bw_version(), "paths", "components", "securitySchemes", "bearer", "type", "http", "scheme",
+        "bearer", "schemas", "Problem", problem_schema(), "responses", "Problem", "description",
+        "An RFC 9457 problem", "content", "application/problem+json", "schema", "$ref",
+        "#/components/schemas/Problem");
+    if (doc == NULL) {
+        bw_err_set(err, errlen, "openapi: out of memory");
+        return NULL;
+    }
+    json_object_set_new(doc, "servers",
+                        json_pack("[{s:s, s:s}]", "url", "/", "description", "This service"));
+    paths = json_object_get(doc, "paths");
+    json_object_set_new(paths, "/openapi.json",
+                        json_pack("{s:{s:s, s:s, s:[], s:{s:{s:s}, s:{s:s}}}}", "get",
+                                  "operationId", "get_openapi_json", "summary", "This document",
+                                  "security", "responses", "200", "description",
+                                  "The OpenAPI document", "4XX", "$ref",
+                                  "#/components/responses/Problem"));
+    for (i = 0; i < app->nroutes; i++) {
+        const bw_route *rt = &app->routes[i];
+        json_t *item = json_object_get(paths, rt->path), *op;
+        char method[16];
+        size_t k;
+
+        if (item == NULL) {
+            item = json_object();
+            json_object_set_new(item, "parameters", path_parameters(rt->path));
+            if (json_array_size(json_object_get(item, "parameters")) == 0)
+                json_object_del(item, "parameters");
+            json_object_set_new(paths, rt->path, item);
+        }
+        op = operation(app, rt, err, errlen);
+        if (op == NULL) {
+            json_decref(doc);
+            return NULL;
+        }
+        for (k = 0; rt->method[k] != '\0' && k + 1 < sizeof(method); k++)
+            method[k] = (char)tolower((unsigned char)rt->method[k]);
+        method[k] = '\0';
+        json_object_set_new(item, method, op);
+    }
+    return doc;
+}
