@@ -11,6 +11,7 @@ libs=(
   "jansson:libjansson-dev"
   "sqlite3:libsqlite3-dev"
   "libpcre2-8:libpcre2-dev"
+  "libidn2:libidn2-dev"
   "libseccomp:libseccomp-dev"
   "cmocka:libcmocka-dev"
   "libcurl:libcurl4-openssl-dev"
