@@ -87,10 +87,6 @@ int bw_cfg_check_token(const char *s, size_t len, char *why, size_t whylen);
 /* Checks an exact CORS origin "scheme://host[:port]" or "*". */
 int bw_cfg_check_origin(const char *s, size_t len, char *why, size_t whylen);
 
-/* True when s[0..len) is well-formed UTF-8 (environment values may not be;
- * JSON text always is). */
-bool bw_cfg_is_utf8(const char *s, size_t len);
-
 /* Headers section: parse from JSON (replacing c->headers), free, dump. */
 int bw_cfg_headers_set_json(bw_config *c, const json_t *v, char *err, size_t errlen);
 void bw_cfg_headers_free(bw_config *c);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/text.h"
 #include "config_internal.h"
 
 #define OFF(field) offsetof(bw_config, field)
@@ -141,7 +142,7 @@ static int check_string(const bw_cfg_key *k, const char *s, size_t len, const ch
             return -1;
         }
     }
-    if (!bw_cfg_is_utf8(s, len)) {
+    if (!bw_utf8_valid((const unsigned char *)s, len)) {
         bw_cfg_err(err, errlen, where, "must be valid UTF-8");
         return -1;
     }

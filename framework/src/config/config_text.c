@@ -71,42 +71,6 @@ char *bw_cfg_strndup(const char *s, size_t len)
 
 /* ---- Syntax checks ---- */
 
-bool bw_cfg_is_utf8(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0) {
-            n = 1, cp = c & 0x1fu, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, cp = c & 0x0fu, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, cp = c & 0x07u, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (len - i - 1 < n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            unsigned char cc = (unsigned char)s[i + k];
-            if ((cc & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (cc & 0x3fu);
-        }
-        /* Overlong forms, UTF-16 surrogates and values past U+10FFFF. */
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 int bw_cfg_check_token(const char *s, size_t len, char *why, size_t whylen)
 {
     if (bw_http_token_valid(s, len))

@@ -25,7 +25,4 @@ bool bw_format_uri_reference(const char *s, size_t len);
 
 bool bw_format_regex(const char *s, size_t len);
 
-/* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points > 10FFFF). */
-bool bw_format_utf8_valid(const char *s, size_t len);
-
 #endif

@@ -12,6 +12,7 @@
 #include <pcre2.h>
 
 #include "bulwark/format.h"
+#include "bulwark/text.h"
 #include "format_internal.h"
 
 /* ECMA-262 nesting depth is unlimited, but ours protects PCRE2's compile stack. */
@@ -571,7 +572,7 @@ bool bw_format_regex(const char *s, size_t len)
     int err = 0;
     PCRE2_SIZE off = 0;
 
-    if (len > BW_FORMAT_REGEX_MAX_LEN || !bw_format_utf8_valid(s, len))
+    if (len > BW_FORMAT_REGEX_MAX_LEN || !bw_utf8_valid((const unsigned char *)s, len))
         return false;
     /* The PCRE2 form is at most 5/2 of the pattern ("\1" becomes "\g{1}"); len is bounded, so
      * this cannot overflow. */

@@ -6,52 +6,10 @@
 #include <string.h>
 
 #include "bulwark/format.h"
+#include "bulwark/text.h"
 #include "format_internal.h"
 
 #define UUID_LEN 36
-
-bool bw_format_utf8_valid(const char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        size_t need;
-        uint32_t cp, min;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-            min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-            min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return false;
-        }
-        if (len - i - 1 < need)
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            unsigned char cc = (unsigned char)s[i + k];
-            if ((cc & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
-    }
-    return true;
-}
 
 /* 8-4-4-4-12 hex digits. */
 static bool uuid(const char *s, size_t len)
@@ -77,7 +35,7 @@ static bool json_pointer(const char *s, size_t len)
     for (size_t i = 0; i < len; i++)
         if (s[i] == '~' && (i + 1 == len || (s[i + 1] != '0' && s[i + 1] != '1')))
             return false;
-    return bw_format_utf8_valid(s, len);
+    return bw_utf8_valid((const unsigned char *)s, len);
 }
 
 typedef struct format_entry {
