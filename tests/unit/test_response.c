@@ -120,6 +120,29 @@ static void test_json_and_body(void **state)
     assert_int_equal(res.body_len, 0);
 }
 
+static void test_problem_extra(void **state)
+{
+    json_t *o;
+
+    (void)state;
+    assert_int_equal(bw_res_problem_extra(&res, 400, "validation-failed", "Bad body.",
+                                          json_pack("{s:[{s:s}], s:s}", "errors", "pointer",
+                                                    "/title", "status", "spoofed")),
+                     0);
+    o = body_json();
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "type")),
+                        "urn:bulwark:problem:validation-failed");
+    /* the framework's members win over the extra ones */
+    assert_int_equal(json_integer_value(json_object_get(o, "status")), 400);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(o, "errors"), 0), "pointer")),
+                        "/title");
+    json_decref(o);
+    assert_int_equal(bw_res_problem_extra(&res, 400, "x", NULL, json_array()), -1);
+    assert_int_equal(bw_res_problem_extra(&res, 400, "x", NULL, NULL), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +150,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_header_table_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_problem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_and_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_problem_extra, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

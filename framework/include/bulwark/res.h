@@ -41,6 +41,11 @@ int bw_res_problem(bw_res *res, int status, const char *detail);
  * ("urn:bulwark:problem:<kind>"). */
 int bw_res_problem_typed(bw_res *res, int status, const char *kind, const char *detail);
 
+/* Like bw_res_problem_typed, with the members of `extra` (an object, e.g.
+ * {"errors": [...]}) added to the body. Takes ownership of `extra`. */
+int bw_res_problem_extra(bw_res *res, int status, const char *kind, const char *detail,
+                         json_t *extra);
+
 /* Status set so far (200 when none). */
 int bw_res_get_status(const bw_res *res);
 

@@ -39,6 +39,11 @@ typedef struct bw_embedded_file {
     size_t len;
 } bw_embedded_file;
 
+/* The base URI under which the app's schemas are registered: a route's
+ * schema "note_create.json" is BW_APP_SCHEMA_BASE "note_create.json", and
+ * schemas may $ref each other by file name. */
+#define BW_APP_SCHEMA_BASE "https://schemas.bulwark.invalid/app/"
+
 /* The app's schemas, generated at build time by bw_embed_schemas(). */
 extern const bw_embedded_file bw_embedded_schemas[];
 extern const size_t bw_embedded_schemas_count;

@@ -12,6 +12,7 @@
 
 #include "bulwark/cli.h"
 #include "bulwark/log.h"
+#include "bulwark/schema.h"
 #include "bulwark/secret.h"
 #include "bulwark/store.h"
 #include "bulwark/tlscert.h"
@@ -25,6 +26,8 @@
 typedef struct bw_cli_opts {
     const char *config;   /* --config FILE */
     const char *data_dir; /* --data-dir DIR (init) */
+    const char *schema;   /* --schema FILE (validate) */
+    const char *instance; /* --instance FILE (validate) */
 } bw_cli_opts;
 
 static void usage(const char *name, FILE *f)
@@ -39,6 +42,8 @@ static void usage(const char *name, FILE *f)
             "  gen-dev-cert   write a self-signed certificate for localhost (tls.cert/tls.key)\n"
             "  migrate        apply pending database migrations\n"
             "  check-config   print the effective configuration (secrets redacted)\n"
+            "  validate       --schema FILE --instance FILE: check a JSON document against a\n"
+            "                 JSON Schema (2020-12); exit 0 valid, 1 invalid, 2 bad schema\n"
             "  version        print the version\n"
             "\n"
             "environment: BULWARK_CONFIG, BULWARK_LISTEN, BULWARK_DATA_DIR, and the other\n"
@@ -56,6 +61,10 @@ static int parse_opts(int argc, char **argv, bw_cli_opts *o)
             o->config = argv[++i];
         } else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc) {
             o->data_dir = argv[++i];
+        } else if (strcmp(argv[i], "--schema") == 0 && i + 1 < argc) {
+            o->schema = argv[++i];
+        } else if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
+            o->instance = argv[++i];
         } else {
             fprintf(stderr, "unknown or incomplete option: %s\n", argv[i]);
             return -1;
@@ -289,6 +298,66 @@ static int cmd_serve(const bw_app *app, const bw_config *cfg)
     return bw_server_stop(srv) == 0 ? 0 : 1;
 }
 
+/* `validate`: for people writing schemas. Exit 0 valid, 1 invalid, 2 for a
+ * bad schema, instance or usage. */
+static int cmd_validate(const bw_cli_opts *o)
+{
+    enum { MAX_ERRORS = 50 };
+    bw_schema_error errs[MAX_ERRORS];
+    char err[1024], uri[4200], abs[4096];
+    bw_schema_registry *reg;
+    bw_schema *schema = NULL;
+    json_error_t jerr;
+    json_t *doc, *instance;
+    bw_arena *arena;
+    size_t n = 0, i;
+    int rc;
+
+    if (o->schema == NULL || o->instance == NULL) {
+        fprintf(stderr, "usage: validate --schema FILE --instance FILE\n");
+        return 2;
+    }
+    if (realpath(o->schema, abs) == NULL) {
+        fprintf(stderr, "%s: %s\n", o->schema, strerror(errno));
+        return 2;
+    }
+    doc = json_load_file(o->schema, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (doc == NULL) {
+        fprintf(stderr, "%s:%d: %s\n", o->schema, jerr.line, jerr.text);
+        return 2;
+    }
+    snprintf(uri, sizeof(uri), "file://%s", abs);
+    reg = bw_schema_registry_new();
+    if (reg == NULL || bw_schema_registry_add(reg, uri, doc, err, sizeof(err)) != 0 ||
+        (schema = bw_schema_compile(reg, uri, 0, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "%s\n", reg == NULL ? "out of memory" : err);
+        bw_schema_registry_free(reg);
+        return 2;
+    }
+    bw_schema_registry_free(reg);
+    instance = json_load_file(o->instance, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (instance == NULL) {
+        fprintf(stderr, "%s:%d: %s\n", o->instance, jerr.line, jerr.text);
+        bw_schema_free(schema);
+        return 2;
+    }
+    arena = bw_arena_new((size_t)64 * 1024, (size_t)256 * 1024 * 1024);
+    rc = arena == NULL ? -1 : bw_schema_validate(schema, instance, arena, errs, MAX_ERRORS, &n);
+    if (rc == 1) {
+        printf("valid\n");
+    } else if (rc == 0) {
+        for (i = 0; i < n; i++)
+            printf("%s: %s: %s\n", errs[i].pointer[0] ? errs[i].pointer : "(root)",
+                   errs[i].keyword ? errs[i].keyword : "", errs[i].message);
+    } else {
+        printf("invalid: a validation limit was exceeded\n");
+    }
+    bw_arena_free(arena);
+    json_decref(instance);
+    bw_schema_free(schema);
+    return rc == 1 ? 0 : 1;
+}
+
 int bw_main(const bw_app *app, int argc, char **argv)
 {
     const char *name = app->name != NULL ? app->name : "service";
@@ -306,13 +375,16 @@ int bw_main(const bw_app *app, int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "init") != 0 && strcmp(cmd, "migrate") != 0 &&
-        strcmp(cmd, "check-config") != 0 && strcmp(cmd, "gen-dev-cert") != 0) {
+        strcmp(cmd, "check-config") != 0 && strcmp(cmd, "gen-dev-cert") != 0 &&
+        strcmp(cmd, "validate") != 0) {
         fprintf(stderr, "unknown command: %s\n", cmd);
         usage(name, stderr);
         return 2;
     }
     if (parse_opts(argc, argv, &opts) != 0)
         return 2;
+    if (strcmp(cmd, "validate") == 0)
+        return cmd_validate(&opts);
     if (sodium_init() < 0) {
         fprintf(stderr, "libsodium failed to initialise\n");
         return 1;

@@ -17,6 +17,7 @@
 #include "bulwark/req.h"
 #include "bulwark/res.h"
 #include "bulwark/router.h"
+#include "bulwark/schema.h"
 #include "bulwark/server.h"
 #include "bulwark/store.h"
 #include "bulwark/tls.h"
@@ -70,6 +71,7 @@ struct bw_server {
     struct mg_context *ctx;
     atomic_long inflight;
     int port;
+    bw_schema **body_schemas; /* compiled, parallel to app->routes (NULL: no body) */
     char *openapi; /* the OpenAPI document, built once at start-up */
     size_t openapi_len;
 };

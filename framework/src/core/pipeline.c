@@ -457,6 +457,43 @@ static bool stage_body(bw_ctx *c)
     return true;
 }
 
+/* Most errors a 400 lists: enough to fix a request, bounded to answer. */
+#define BW_MAX_SCHEMA_ERRORS 20
+
+/* Stage: the body against the route's compiled schema. 400 lists the
+ * failures (pointer, keyword, message) and never echoes a value. */
+static bool stage_validate(bw_ctx *c)
+{
+    const bw_schema *schema;
+    bw_schema_error errs[BW_MAX_SCHEMA_ERRORS];
+    size_t n = 0, i;
+    json_t *list;
+    int rc;
+
+    if (c->req.json == NULL)
+        return true;
+    schema = c->srv->body_schemas[c->route - c->srv->app->routes];
+    if (schema == NULL)
+        return true;
+    rc = bw_schema_validate(schema, c->req.json, c->req.arena, errs, BW_MAX_SCHEMA_ERRORS, &n);
+    if (rc == 1)
+        return true;
+    if (rc < 0) {
+        bw_res_problem_typed(&c->res, 400, "validation-failed",
+                             "The request body is too complex to validate.");
+        return false;
+    }
+    list = json_array();
+    for (i = 0; list != NULL && i < n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "pointer", errs[i].pointer,
+                                              "keyword", errs[i].keyword ? errs[i].keyword : "",
+                                              "message", errs[i].message));
+    bw_res_problem_extra(&c->res, 400, "validation-failed",
+                         "The request body does not match its schema.",
+                         json_pack("{s:o}", "errors", list != NULL ? list : json_array()));
+    return false;
+}
+
 static void stage_handler(bw_ctx *c)
 {
     if (c->route->handler(&c->req, &c->res) != 0) {
@@ -568,7 +605,8 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     bw_res_init(&c->res, arena, c->req.id);
 
     if (stage_framing(c) && stage_path(c) && stage_redirect(c) && stage_query(c) &&
-        stage_route(c) && stage_limits(c) && stage_authenticate(c) && stage_body(c))
+        stage_route(c) && stage_limits(c) && stage_authenticate(c) && stage_body(c) &&
+        stage_validate(c))
         stage_handler(c);
 
     close = c->must_close || !c->body_read || !client_keeps_alive(c);

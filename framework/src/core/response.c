@@ -85,9 +85,9 @@ void bw_res_empty(bw_res *res, int status)
     res->body_len = 0;
 }
 
-static int problem(bw_res *res, int status, const char *type, const char *detail)
+static int problem(bw_res *res, int status, const char *type, const char *detail, json_t *extra)
 {
-    json_t *o = json_object();
+    json_t *o = extra != NULL ? extra : json_object();
     int rc = -1;
 
     if (o == NULL)
@@ -109,7 +109,7 @@ static int problem(bw_res *res, int status, const char *type, const char *detail
 
 int bw_res_problem(bw_res *res, int status, const char *detail)
 {
-    return problem(res, status, "about:blank", detail);
+    return problem(res, status, "about:blank", detail, NULL);
 }
 
 int bw_res_problem_typed(bw_res *res, int status, const char *kind, const char *detail)
@@ -119,7 +119,20 @@ int bw_res_problem_typed(bw_res *res, int status, const char *kind, const char *
 
     if (n < 0 || (size_t)n >= sizeof(type))
         return -1;
-    return problem(res, status, type, detail);
+    return problem(res, status, type, detail, NULL);
+}
+
+int bw_res_problem_extra(bw_res *res, int status, const char *kind, const char *detail,
+                         json_t *extra)
+{
+    char type[96];
+    int n = snprintf(type, sizeof(type), "urn:bulwark:problem:%s", kind);
+
+    if (!json_is_object(extra) || n < 0 || (size_t)n >= sizeof(type)) {
+        json_decref(extra);
+        return -1;
+    }
+    return problem(res, status, type, detail, extra);
 }
 
 int bw_res_get_status(const bw_res *res)

@@ -173,6 +173,52 @@ static int apply_header_overrides(bw_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* Compiles each route's body schema once, against a registry of all the
+ * app's schemas (so one may $ref another by file name). */
+static int setup_schemas(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_app *app = srv->app;
+    bw_schema_registry *reg;
+    char uri[512];
+    size_t i;
+    int rc = 0;
+
+    srv->body_schemas = calloc(app->nroutes > 0 ? app->nroutes : 1, sizeof(bw_schema *));
+    reg = bw_schema_registry_new();
+    if (srv->body_schemas == NULL || reg == NULL) {
+        bw_schema_registry_free(reg);
+        bw_err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < app->nschemas && rc == 0; i++) {
+        const bw_embedded_file *f = &app->schemas[i];
+        json_error_t jerr;
+        json_t *doc;
+
+        if (f->name == NULL)
+            continue;
+        doc = json_loadb(f->data, f->len, JSON_REJECT_DUPLICATES, &jerr);
+        snprintf(uri, sizeof(uri), "%s%s", BW_APP_SCHEMA_BASE, f->name);
+        if (doc == NULL) {
+            bw_err_set(err, errlen, "%s: not valid JSON (line %d)", f->name, jerr.line);
+            rc = -1;
+        } else if (bw_schema_registry_add(reg, uri, doc, err, errlen) != 0) {
+            rc = -1;
+        }
+    }
+    for (i = 0; i < app->nroutes && rc == 0; i++) {
+        const bw_route *rt = &app->routes[i];
+        if (rt->body_schema == NULL)
+            continue;
+        snprintf(uri, sizeof(uri), "%s%s", BW_APP_SCHEMA_BASE, rt->body_schema);
+        srv->body_schemas[i] = bw_schema_compile(reg, uri, 0, err, errlen);
+        if (srv->body_schemas[i] == NULL)
+            rc = -1;
+    }
+    bw_schema_registry_free(reg);
+    return rc;
+}
+
 static int setup_cors(bw_server *srv, char *err, size_t errlen)
 {
     const bw_config *cfg = srv->cfg;
@@ -352,6 +398,9 @@ static void server_free(bw_server *srv)
         bw_store_close(srv->store);
     if (srv->tls != NULL)
         bw_tls_free(srv->tls);
+    for (size_t i = 0; srv->body_schemas != NULL && i < srv->app->nroutes; i++)
+        bw_schema_free(srv->body_schemas[i]);
+    free(srv->body_schemas);
     free(srv->openapi);
     free(srv);
 }
@@ -452,9 +501,10 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
         server_free(srv);
         return NULL;
     }
-    if (setup_router(srv, err, errlen) != 0 || setup_openapi(srv, err, errlen) != 0 ||
-        apply_header_overrides(srv, err, errlen) != 0 || setup_cors(srv, err, errlen) != 0 ||
-        setup_store(srv, err, errlen) != 0 || setup_tls(srv, err, errlen) != 0) {
+    if (setup_router(srv, err, errlen) != 0 || setup_schemas(srv, err, errlen) != 0 ||
+        setup_openapi(srv, err, errlen) != 0 || apply_header_overrides(srv, err, errlen) != 0 ||
+        setup_cors(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0 ||
+        setup_tls(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }
