@@ -36,11 +36,13 @@ test-sanitize: deps
 fuzz: deps
 	bash scripts/fuzz-smoke.sh build-fuzz $(FUZZ_SECONDS)
 
-# The attack suite plus the external scanners (testssl.sh; a few minutes).
+# The attack suite, the external scanners (testssl.sh) and every fuzz harness
+# for 60 s (about 15 minutes in all).
 security: build
 	@BW_EXTRA_PACKAGES=testssl.sh bash scripts/deps.sh
 	ctest --test-dir $(BUILD) --output-on-failure -L 'security|external'
 	@echo "testssl summary: $(BUILD)/testssl-summary.txt"
+	bash scripts/fuzz-smoke.sh build-fuzz 60
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
