@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "bulwark/config.h"
+#include "bulwark/schema.h"
 
 static char *no_env[] = {NULL};
 
@@ -984,6 +985,56 @@ static void test_small_error_buffer(void **state)
     assert_true(strlen(big) < 100);
 }
 
+/* config/schema.json (the published contract, checked by the framework's validator at load)
+ * agrees with the key table: the shipped file is valid, and what the table refuses it refuses. */
+static void test_schema_agrees_with_table(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *schema_doc = json_load_file(BW_SOURCE_DIR "/config/schema.json", 0, &je);
+    assert_non_null(schema_doc);
+    bw_schema_registry *reg = bw_schema_registry_new();
+    char why[512];
+    assert_int_equal(
+        bw_schema_registry_add(reg, "https://t.invalid/s.json", schema_doc, why, sizeof(why)), 0);
+    bw_schema *schema = bw_schema_compile(reg, "https://t.invalid/s.json", 0, why, sizeof(why));
+    assert_non_null(schema);
+    bw_arena *arena = bw_arena_new(16384, 1u << 24);
+    bw_schema_error e;
+    size_t n;
+
+    json_t *shipped = json_load_file(BW_SOURCE_DIR "/config/bulwark.json", 0, &je);
+    assert_non_null(shipped);
+    assert_int_equal(bw_schema_validate(schema, shipped, arena, &e, 1, &n), 1);
+    json_decref(shipped);
+
+    static const char *const refused[] = {
+        "{\"server\": {\"treads\": 8}}",
+        "{\"server\": {\"threads\": 1}}",
+        "{\"server\": {\"threads\": \"8\"}}",
+        "{\"log\": {\"level\": \"loud\"}}",
+        "{\"tls\": {\"client_auth\": \"sometimes\"}}",
+        "{\"secrets\": {\"session_key\": \"hunter2hunter2\"}}",
+        "{\"cors\": {\"allowed_origins\": [1]}}",
+        "{\"extra\": true}",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        json_t *doc = json_loads(refused[i], 0, &je);
+        assert_non_null(doc);
+        if (bw_schema_validate(schema, doc, arena, &e, 1, &n) != 0)
+            fail_msg("config/schema.json accepts %s", refused[i]);
+        bw_config *c = NULL;
+        char err[512];
+        if (bw_config_load_buffer(refused[i], strlen(refused[i]), "t.json", no_env, &c, err,
+                                  sizeof(err)) != -1)
+            fail_msg("the table accepts %s", refused[i]);
+        json_decref(doc);
+    }
+    bw_arena_free(arena);
+    bw_schema_free(schema);
+    bw_schema_registry_free(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -995,6 +1046,7 @@ int main(void)
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_public_http_needs_opt_in),
         cmocka_unit_test(test_tls_opt_ins),
+        cmocka_unit_test(test_schema_agrees_with_table),
         cmocka_unit_test(test_secret_refs_in_config),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_file_sources),

@@ -91,6 +91,10 @@ static void test_compile_errors_name_pointer(void **state)
     expect_compile_error("{\"$defs\":{\"x\":{\"bogus\":true}}}", "#/$defs/x/bogus",
                          "unknown keyword");
     expect_compile_error("{\"$id\":\"http://example.test/t.json#frag\"}", "fragment", NULL);
+    /* Bulwark's lint opt-out is a known annotation, and must be a boolean */
+    bw_schema *ok = must_compile("{\"type\":\"string\",\"x-bulwark-unbounded\":true}");
+    bw_schema_free(ok);
+    expect_compile_error("{\"x-bulwark-unbounded\":\"yes\"}", "#/x-bulwark-unbounded", NULL);
 }
 
 static void test_progress_is_not_a_cycle(void **state)

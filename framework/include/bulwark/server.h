@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "bulwark/config.h"
+#include "bulwark/embed.h"
 #include "bulwark/migrate.h"
 #include "bulwark/req.h"
 #include "bulwark/res.h"
@@ -31,13 +32,6 @@ typedef struct bw_route {
     bw_audit_mode audit;     /* audit record for every call */
     bool mfa;                /* route demands a second factor */
 } bw_route;
-
-/* A file compiled into the executable (see cmake/schemas.cmake). */
-typedef struct bw_embedded_file {
-    const char *name; /* "note_create.json" */
-    const char *data; /* len bytes, NUL-terminated */
-    size_t len;
-} bw_embedded_file;
 
 /* The base URI under which the app's schemas are registered: a route's
  * schema "note_create.json" is BW_APP_SCHEMA_BASE "note_create.json", and

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bulwark/arena.h"
+#include "bulwark/embed.h"
+#include "bulwark/schema.h"
 #include "config_internal.h"
 
 #define ENV_PREFIX "BULWARK_"
@@ -126,6 +129,48 @@ static int apply_object(bw_config *c, const json_t *obj, const char *prefix, cha
     return 0;
 }
 
+#define BW_CONFIG_SCHEMA_URI "https://schemas.bulwark.invalid/config/schema.json"
+
+/* Validates the file against config/schema.json (compiled into the library). */
+static int check_schema(const json_t *root, const char *name, char *err, size_t errlen)
+{
+    const bw_embedded_file *f = &bw_config_schema_file[0];
+    bw_schema_registry *reg = bw_schema_registry_new();
+    bw_schema *schema = NULL;
+    bw_arena *arena = NULL;
+    bw_schema_error e;
+    json_error_t jerr;
+    json_t *doc;
+    size_t n = 0;
+    char why[512];
+    int rc = -1;
+
+    if (bw_config_schema_file_count == 0 || reg == NULL) {
+        bw_cfg_fmt(err, errlen, "%s: the configuration schema is missing", name);
+        bw_schema_registry_free(reg);
+        return -1;
+    }
+    doc = json_loadb(f->data, f->len, 0, &jerr);
+    if (doc == NULL ||
+        bw_schema_registry_add(reg, BW_CONFIG_SCHEMA_URI, doc, why, sizeof(why)) != 0 ||
+        (schema = bw_schema_compile(reg, BW_CONFIG_SCHEMA_URI, 0, why, sizeof(why))) == NULL) {
+        bw_cfg_fmt(err, errlen, "%s: the configuration schema does not compile", name);
+    } else if ((arena = bw_arena_new(16384, (size_t)16 * 1024 * 1024)) != NULL) {
+        int v = bw_schema_validate(schema, root, arena, &e, 1, &n);
+        if (v == 1)
+            rc = 0;
+        else if (v == 0 && n > 0)
+            bw_cfg_fmt(err, errlen, "%s: %s: %s (config/schema.json)", name,
+                       e.pointer[0] != '\0' ? e.pointer : "/", e.message);
+        else
+            bw_cfg_fmt(err, errlen, "%s: does not match config/schema.json", name);
+    }
+    bw_arena_free(arena);
+    bw_schema_free(schema);
+    bw_schema_registry_free(reg);
+    return rc;
+}
+
 static int apply_json(bw_config *c, const char *buf, size_t len, const char *name, char *err,
                       size_t errlen)
 {
@@ -147,6 +192,10 @@ static int apply_json(bw_config *c, const char *buf, size_t len, const char *nam
         bw_cfg_fmt(err, errlen, "%s: the top level must be a JSON object", name);
     else
         rc = apply_object(c, root, "", err, errlen);
+    /* The table gives each key its own message; config/schema.json, through
+     * the framework's validator, is the published contract and must agree. */
+    if (rc == 0)
+        rc = check_schema(root, name, err, errlen);
     json_decref(root);
     return rc;
 }

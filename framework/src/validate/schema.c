@@ -152,6 +152,8 @@ static const struct {
     {"readOnly", K_ANN_BOOL},
     {"writeOnly", K_ANN_BOOL},
     {"contentSchema", K_CONTENT_SCHEMA},
+    /* Bulwark's own annotation: the secure-schema lint's opt-out (schemalint.h). */
+    {"x-bulwark-unbounded", K_ANN_BOOL},
 };
 
 static enum kw lookup_kw(const char *k)
