@@ -60,6 +60,7 @@ lint: deps
 # (bench/run.sh, docs/performance.md). Not part of `make test` or CI.
 bench: build
 	bash bench/run.sh $(BUILD)
+	bash bench/validate.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE) $(LINT_DIR) build-fuzz
