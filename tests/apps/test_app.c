@@ -1,0 +1,43 @@
+/* A service for the security suite: public routes that take bodies, so the schema stage can
+ * be attacked from outside without authentication. Built as `bw_test_app`; never shipped. */
+#include <string.h>
+
+#include "bulwark/bulwark.h"
+
+/* Echoes the validated body's "name", proving the handler saw the parsed document. */
+static int items_create(bw_req *req, bw_res *res)
+{
+    json_t *doc = bw_req_json(req);
+    const char *name = json_string_value(json_object_get(doc, "name"));
+
+    return bw_res_json(res, 201, json_pack("{s:s}", "created", name != NULL ? name : ""));
+}
+
+static int ok(bw_req *req, bw_res *res)
+{
+    (void)req;
+    return bw_res_json(res, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static const bw_route routes[] = {
+    {.method = "GET", .path = "/healthz", .handler = ok, .public = true},
+    {.method = "POST",
+     .path = "/v1/items",
+     .handler = items_create,
+     .public = true,
+     .body_schema = "item.json",
+     .max_body = 256 * 1024},
+};
+
+int main(int argc, char **argv)
+{
+    const bw_app app = {
+        .name = "test_app",
+        .routes = routes,
+        .nroutes = sizeof(routes) / sizeof(routes[0]),
+        .schemas = bw_embedded_schemas,
+        .nschemas = bw_embedded_schemas_count,
+    };
+
+    return bw_main(&app, argc, argv);
+}
