@@ -13,6 +13,17 @@ static int items_create(bw_req *req, bw_res *res)
     return bw_res_json(res, 201, json_pack("{s:s}", "created", name != NULL ? name : ""));
 }
 
+/* Echoes the coerced path and query values, proving their types. */
+static int items_get(bw_req *req, bw_res *res)
+{
+    long long id = 0;
+    json_t *q = bw_req_query_json(req);
+
+    if (bw_req_param_int(req, "id", &id) != 0)
+        return -1;
+    return bw_res_json(res, 200, json_pack("{s:I, s:O}", "id", (json_int_t)id, "query", q));
+}
+
 static int ok(bw_req *req, bw_res *res)
 {
     (void)req;
@@ -21,6 +32,12 @@ static int ok(bw_req *req, bw_res *res)
 
 static const bw_route routes[] = {
     {.method = "GET", .path = "/healthz", .handler = ok, .public = true},
+    {.method = "GET",
+     .path = "/v1/items/{id}",
+     .handler = items_get,
+     .public = true,
+     .path_schema = "item_path.json",
+     .query_schema = "item_query.json"},
     {.method = "POST",
      .path = "/v1/items",
      .handler = items_create,

@@ -179,6 +179,76 @@ static void test_wrong_content_type(void **state)
     bw_resp_free(&r);
 }
 
+static json_t *get_ok(bw_srv *srv, const char *path)
+{
+    bw_resp r;
+    assert_int_equal(bw_http(srv, "GET", path, NULL, NULL, 0, &r), 0);
+    if (r.status != 200)
+        fail_msg("GET %s: %ld %.*s", path, r.status, (int)r.body_len, r.body);
+    json_t *j = body_of(&r);
+    bw_resp_free(&r);
+    return j;
+}
+
+static void test_path_and_query_coerced(void **state)
+{
+    json_t *j = get_ok(*state, "/v1/items/42?limit=5&ratio=0.25&full=true&tag=a&tag=b");
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 42);
+    json_t *q = json_object_get(j, "query");
+    assert_true(json_is_integer(json_object_get(q, "limit")));
+    assert_int_equal(json_integer_value(json_object_get(q, "limit")), 5);
+    assert_true(json_is_real(json_object_get(q, "ratio")));
+    assert_true(json_is_true(json_object_get(q, "full")));
+    assert_int_equal(json_array_size(json_object_get(q, "tag")), 2);
+    json_decref(j);
+}
+
+static void test_path_and_query_refused(void **state)
+{
+    static const struct {
+        const char *path, *in, *pointer;
+    } cases[] = {
+        {"/v1/items/abc", "path", "/id"},
+        {"/v1/items/0", "path", "/id"},
+        {"/v1/items/1001", "path", "/id"},
+        {"/v1/items/+5", "path", "/id"},
+        {"/v1/items/1.0", "path", "/id"},
+        {"/v1/items/5?limit=0", "query", "/limit"},
+        {"/v1/items/5?limit=ten", "query", "/limit"},
+        {"/v1/items/5?ratio=2", "query", "/ratio"},
+        {"/v1/items/5?full=yes", "query", "/full"},
+        {"/v1/items/5?tag=a&tag=b&tag=c&tag=d", "query", "/tag"},
+        {"/v1/items/5?other=1", "query", "/other"},
+    };
+    int nfail = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bw_resp r;
+        char why[256];
+        assert_int_equal(bw_http(*state, "GET", cases[i].path, NULL, NULL, 0, &r), 0);
+        if (!bw_check_problem(&r, 400, why, sizeof why)) {
+            BW_CASE_FAIL(nfail, "%s: %s", cases[i].path, why);
+            bw_resp_free(&r);
+            continue;
+        }
+        json_t *j = body_of(&r);
+        json_t *e = json_array_get(json_object_get(j, "errors"), 0);
+        const char *in = json_string_value(json_object_get(e, "in"));
+        const char *ptr = json_string_value(json_object_get(e, "pointer"));
+        if (in == NULL || ptr == NULL || strcmp(in, cases[i].in) != 0 ||
+            strncmp(ptr, cases[i].pointer, strlen(cases[i].pointer)) != 0)
+            BW_CASE_FAIL(nfail, "%s: first error %s %s", cases[i].path, in ? in : "-",
+                         ptr ? ptr : "-");
+        json_decref(j);
+        bw_resp_free(&r);
+    }
+    /* one value expected, two given */
+    bw_resp r;
+    assert_int_equal(bw_http(*state, "GET", "/v1/items/5?limit=1&limit=2", NULL, NULL, 0, &r), 0);
+    BW_ASSERT_PROBLEM(&r, 400);
+    bw_resp_free(&r);
+    BW_CASES_DONE(nfail);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +259,8 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_catastrophic_pattern_bounded),
         cmocka_unit_test(test_wrong_content_type),
+        cmocka_unit_test(test_path_and_query_coerced),
+        cmocka_unit_test(test_path_and_query_refused),
     };
     return cmocka_run_group_tests(tests, setup, bw_suite_teardown);
 }

@@ -24,6 +24,15 @@ const char *bw_req_route(const bw_req *req);
 /* Value of the path capture `name`, or NULL when the route has none. */
 const char *bw_req_param(const bw_req *req, const char *name);
 
+/* Path capture `name` as an integer, when the route's path_schema types it
+ * "integer" (validation has then checked it). 0, or -1 when it is not one. */
+int bw_req_param_int(const bw_req *req, const char *name, long long *out);
+
+/* The query as a validated JSON object, values coerced per the route's
+ * query_schema (borrowed, valid until the request ends), or NULL when the
+ * route has none. */
+json_t *bw_req_query_json(const bw_req *req);
+
 /* First value of query parameter `name` (decoded), or NULL. */
 const char *bw_req_query(const bw_req *req, const char *name);
 

@@ -27,6 +27,10 @@ typedef struct bw_route {
     const char *permission;  /* "notes:read"; NULL only with .public = true */
     bool public;             /* explicitly reachable without authentication */
     const char *body_schema; /* schema file (app/schemas/); required for body methods */
+    const char *path_schema;  /* schema of the {captures}, as an object; strings are coerced
+                                 to integer, number or boolean where its properties say so */
+    const char *query_schema; /* schema of the query parameters, as an object; coerced alike;
+                                 a repeated name is an array only where the schema says so */
     size_t max_body;         /* body limit in bytes; 0 = server.max_body_bytes */
     const char *rate;        /* e.g. "30/min" (enforced by the rate-limit stage) */
     bw_audit_mode audit;     /* audit record for every call */

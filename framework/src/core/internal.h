@@ -41,6 +41,8 @@ struct bw_req {
     const char *body;
     size_t body_len;
     json_t *json;      /* parsed body, released when the request ends */
+    json_t *params;    /* path captures, coerced (route with a path_schema), or NULL */
+    json_t *query_doc; /* query parameters, coerced (route with a query_schema), or NULL */
     long long user_id; /* -1: no principal */
     char id[65];
     const char *client;
@@ -60,6 +62,13 @@ struct bw_res {
     size_t nheaders;
 };
 
+/* A route's compiled schemas; the path and query documents are kept to
+ * read the types that decide coercion. */
+typedef struct bw_route_schemas {
+    bw_schema *body, *path, *query;
+    json_t *path_doc, *query_doc;
+} bw_route_schemas;
+
 struct bw_server {
     const bw_app *app;
     const bw_config *cfg;
@@ -71,7 +80,7 @@ struct bw_server {
     struct mg_context *ctx;
     atomic_long inflight;
     int port;
-    bw_schema **body_schemas; /* compiled, parallel to app->routes (NULL: no body) */
+    struct bw_route_schemas *schemas; /* compiled, parallel to app->routes */
     char *openapi; /* the OpenAPI document, built once at start-up */
     size_t openapi_len;
 };

@@ -7,6 +7,8 @@
  * stops it. Everything a request allocates comes from its arena, freed at
  * the end of bw_pipeline_handle. */
 #include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,37 +462,156 @@ static bool stage_body(bw_ctx *c)
 /* Most errors a 400 lists: enough to fix a request, bounded to answer. */
 #define BW_MAX_SCHEMA_ERRORS 20
 
-/* Stage: the body against the route's compiled schema. 400 lists the
- * failures (pointer, keyword, message) and never echoes a value. */
-static bool stage_validate(bw_ctx *c)
+/* The type a schema gives property `name` ("integer", ...), or NULL. */
+static const char *property_type(const json_t *doc, const char *name, bool items)
 {
-    const bw_schema *schema;
+    const json_t *p = json_object_get(json_object_get(doc, "properties"), name);
+
+    if (items)
+        p = json_object_get(p, "items");
+    return json_string_value(json_object_get(p, "type"));
+}
+
+/* A path or query string as the JSON value its schema asks for. A string
+ * that does not read as that type stays a string, so validation reports a
+ * type error for it (strictly: no sign on integers but '-', no spaces, no
+ * hex, no "1.0" for an integer). */
+static json_t *coerce(const char *v, const char *type)
+{
+    size_t len = strlen(v), i = v[0] == '-' ? 1 : 0;
+
+    if (type == NULL)
+        return json_string(v);
+    if (strcmp(type, "integer") == 0 && len > i && len - i <= 15) {
+        for (; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+            ;
+        if (i == len)
+            return json_integer(strtoll(v, NULL, 10));
+    } else if (strcmp(type, "number") == 0 && len > 0 && len <= 64 &&
+               ((v[0] >= '0' && v[0] <= '9') || v[0] == '-')) {
+        char *end;
+        double d = strtod(v, &end);
+        if (*end == '\0' && isfinite(d))
+            return json_real(d);
+    } else if (strcmp(type, "boolean") == 0) {
+        if (strcmp(v, "true") == 0)
+            return json_true();
+        if (strcmp(v, "false") == 0)
+            return json_false();
+    }
+    return json_string(v);
+}
+
+/* The path captures as an object, coerced per the route's path schema. */
+static json_t *params_doc(bw_ctx *c, const json_t *schema_doc)
+{
+    json_t *o = json_object();
+    size_t i;
+
+    for (i = 0; o != NULL && i < c->req.nparams; i++)
+        json_object_set_new(o, c->req.param_names[i],
+                            coerce(c->req.param_values[i],
+                                   property_type(schema_doc, c->req.param_names[i], false)));
+    return o;
+}
+
+/* The query as an object, coerced per the route's query schema. A name
+ * given twice becomes an array where the schema says "array", and is
+ * refused otherwise (which value would the handler see?). */
+static json_t *query_doc(bw_ctx *c, const json_t *schema_doc, bool *repeated)
+{
+    json_t *o = json_object();
+    size_t i;
+
+    *repeated = false;
+    for (i = 0; o != NULL && i < c->req.nquery; i++) {
+        const char *name = c->req.query[i].name, *value = c->req.query[i].value;
+        const char *type = property_type(schema_doc, name, false);
+        json_t *have = json_object_get(o, name);
+
+        if (type != NULL && strcmp(type, "array") == 0) {
+            if (have == NULL) {
+                have = json_array();
+                json_object_set_new(o, name, have);
+            }
+            json_array_append_new(have, coerce(value, property_type(schema_doc, name, true)));
+        } else if (have != NULL) {
+            *repeated = true;
+        } else {
+            json_object_set_new(o, name, coerce(value, type));
+        }
+    }
+    return o;
+}
+
+/* Validates one part; appends its failures ("in" names the part) to list.
+ * Returns 1 valid, 0 invalid, -1 over a limit. */
+static int validate_part(bw_ctx *c, const bw_schema *schema, const json_t *doc, const char *in,
+                         json_t *list)
+{
     bw_schema_error errs[BW_MAX_SCHEMA_ERRORS];
-    size_t n = 0, i;
-    json_t *list;
+    size_t n = 0, i, room = BW_MAX_SCHEMA_ERRORS - json_array_size(list);
     int rc;
 
-    if (c->req.json == NULL)
+    if (schema == NULL || doc == NULL)
+        return 1;
+    rc = bw_schema_validate(schema, doc, c->req.arena, errs, room, &n);
+    for (i = 0; rc == 0 && i < n; i++)
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s, s:s}", "in", in, "pointer", errs[i].pointer, "keyword",
+                            errs[i].keyword ? errs[i].keyword : "", "message", errs[i].message));
+    return rc;
+}
+
+/* Stage: path, query and body against the route's compiled schemas. 400
+ * lists the failures (in, pointer, keyword, message) and never echoes a
+ * value. Path and query strings are coerced first; the handler reads the
+ * coerced values (bw_req_param_int, bw_req_query_json). */
+static bool stage_validate(bw_ctx *c)
+{
+    const bw_app *app = c->srv->app;
+    const bw_route_schemas *rs;
+    bool repeated = false;
+    json_t *list;
+    int a, b, d;
+
+    /* The framework's own routes (GET /openapi.json) are not in the app's
+     * table and have no schemas. */
+    if ((uintptr_t)c->route < (uintptr_t)app->routes ||
+        (uintptr_t)c->route >= (uintptr_t)(app->routes + app->nroutes))
         return true;
-    schema = c->srv->body_schemas[c->route - c->srv->app->routes];
-    if (schema == NULL)
-        return true;
-    rc = bw_schema_validate(schema, c->req.json, c->req.arena, errs, BW_MAX_SCHEMA_ERRORS, &n);
-    if (rc == 1)
-        return true;
-    if (rc < 0) {
+    rs = &c->srv->schemas[c->route - app->routes];
+
+    if (rs->path != NULL)
+        c->req.params = params_doc(c, rs->path_doc);
+    if (rs->query != NULL)
+        c->req.query_doc = query_doc(c, rs->query_doc, &repeated);
+    if (repeated) {
         bw_res_problem_typed(&c->res, 400, "validation-failed",
-                             "The request body is too complex to validate.");
+                             "A query parameter is repeated where one value is expected.");
         return false;
     }
     list = json_array();
-    for (i = 0; list != NULL && i < n; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "pointer", errs[i].pointer,
-                                              "keyword", errs[i].keyword ? errs[i].keyword : "",
-                                              "message", errs[i].message));
+    if (list == NULL) {
+        bw_res_problem(&c->res, 500, NULL);
+        return false;
+    }
+    a = validate_part(c, rs->path, c->req.params, "path", list);
+    b = validate_part(c, rs->query, c->req.query_doc, "query", list);
+    d = validate_part(c, rs->body, c->req.json, "body", list);
+    if (a == 1 && b == 1 && d == 1) {
+        json_decref(list);
+        return true;
+    }
+    if (a < 0 || b < 0 || d < 0) {
+        json_decref(list);
+        bw_res_problem_typed(&c->res, 400, "validation-failed",
+                             "The request is too complex to validate.");
+        return false;
+    }
     bw_res_problem_extra(&c->res, 400, "validation-failed",
-                         "The request body does not match its schema.",
-                         json_pack("{s:o}", "errors", list != NULL ? list : json_array()));
+                         "The request does not match its schema.",
+                         json_pack("{s:o}", "errors", list));
     return false;
 }
 
@@ -618,8 +739,9 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     access_log(c, elapsed_us(&t0));
     status = c->res.status;
     atomic_fetch_sub(&srv->inflight, 1);
-    if (c->req.json != NULL)
-        json_decref(c->req.json);
+    json_decref(c->req.json);
+    json_decref(c->req.params);
+    json_decref(c->req.query_doc);
     bw_arena_free(arena);
     /* Closing must also stop CivetWeb from draining an unread body itself. */
     if (close)

@@ -30,6 +30,21 @@ const char *bw_req_param(const bw_req *req, const char *name)
     return NULL;
 }
 
+int bw_req_param_int(const bw_req *req, const char *name, long long *out)
+{
+    const json_t *v = json_object_get(req->params, name);
+
+    if (!json_is_integer(v))
+        return -1;
+    *out = json_integer_value(v);
+    return 0;
+}
+
+json_t *bw_req_query_json(const bw_req *req)
+{
+    return req->query_doc;
+}
+
 const char *bw_req_query(const bw_req *req, const char *name)
 {
     size_t i;

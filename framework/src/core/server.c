@@ -75,38 +75,48 @@ static const bw_embedded_file *find_schema(const bw_embedded_file *schemas, size
     return NULL;
 }
 
+/* One schema file of a route: present, JSON, and bounded (schemalint.h). */
+static int check_one_schema(const bw_route *rt, const char *name, const bw_embedded_file *schemas,
+                            size_t nschemas, char *err, size_t errlen)
+{
+    const bw_embedded_file *f = find_schema(schemas, nschemas, name);
+    char why[1200];
+    json_error_t jerr;
+    json_t *doc;
+    int rc;
+
+    if (f == NULL) {
+        bw_err_set(err, errlen, "route %s %s: schema %s not found among the app's schemas",
+                   rt->method, rt->path, name);
+        return -1;
+    }
+    doc = json_loadb(f->data, f->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        bw_err_set(err, errlen, "route %s %s: %s: not valid JSON (line %d: %s)", rt->method,
+                   rt->path, f->name, jerr.line, jerr.text);
+        return -1;
+    }
+    rc = bw_schema_lint(doc, f->name, why, sizeof(why));
+    json_decref(doc);
+    if (rc != 0) {
+        bw_err_set(err, errlen, "route %s %s: %s", rt->method, rt->path, why);
+        return -1;
+    }
+    return 0;
+}
+
 int bw_server_check_schemas(const bw_route *routes, size_t n, const bw_embedded_file *schemas,
                             size_t nschemas, char *err, size_t errlen)
 {
-    char why[1200];
     size_t i;
 
     for (i = 0; i < n; i++) {
-        const bw_route *rt = &routes[i];
-        const bw_embedded_file *f;
-        json_error_t jerr;
-        json_t *doc;
-        int rc;
-
-        if (rt->body_schema == NULL)
-            continue;
-        f = find_schema(schemas, nschemas, rt->body_schema);
-        if (f == NULL) {
-            bw_err_set(err, errlen, "route %s %s: schema %s not found among the app's schemas",
-                       rt->method, rt->path, rt->body_schema);
-            return -1;
-        }
-        doc = json_loadb(f->data, f->len, JSON_REJECT_DUPLICATES, &jerr);
-        if (doc == NULL) {
-            bw_err_set(err, errlen, "route %s %s: %s: not valid JSON (line %d: %s)", rt->method,
-                       rt->path, f->name, jerr.line, jerr.text);
-            return -1;
-        }
-        rc = bw_schema_lint(doc, f->name, why, sizeof(why));
-        json_decref(doc);
-        if (rc != 0) {
-            bw_err_set(err, errlen, "route %s %s: %s", rt->method, rt->path, why);
-            return -1;
+        const char *names[] = {routes[i].body_schema, routes[i].path_schema,
+                               routes[i].query_schema};
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            if (names[k] != NULL &&
+                check_one_schema(&routes[i], names[k], schemas, nschemas, err, errlen) != 0)
+                return -1;
         }
     }
     return 0;
@@ -173,8 +183,33 @@ static int apply_header_overrides(bw_server *srv, char *err, size_t errlen)
     return 0;
 }
 
-/* Compiles each route's body schema once, against a registry of all the
- * app's schemas (so one may $ref another by file name). */
+/* Compiles a route's schema `name` (NULL: none); keeps the document when
+ * `doc` is given (for coercion). */
+static int compile_one(bw_schema_registry *reg, const bw_app *app, const char *name,
+                       bw_schema **out, json_t **doc, char *err, size_t errlen)
+{
+    char uri[512];
+
+    if (name == NULL)
+        return 0;
+    snprintf(uri, sizeof(uri), "%s%s", BW_APP_SCHEMA_BASE, name);
+    *out = bw_schema_compile(reg, uri, 0, err, errlen);
+    if (*out == NULL)
+        return -1;
+    if (doc != NULL) {
+        const bw_embedded_file *f = find_schema(app->schemas, app->nschemas, name);
+        json_error_t jerr;
+        *doc = f != NULL ? json_loadb(f->data, f->len, 0, &jerr) : NULL;
+        if (*doc == NULL) {
+            bw_err_set(err, errlen, "%s: cannot be read", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Compiles each route's schemas once, against a registry of all the app's
+ * schemas (so one may $ref another by file name). */
 static int setup_schemas(bw_server *srv, char *err, size_t errlen)
 {
     const bw_app *app = srv->app;
@@ -183,9 +218,9 @@ static int setup_schemas(bw_server *srv, char *err, size_t errlen)
     size_t i;
     int rc = 0;
 
-    srv->body_schemas = calloc(app->nroutes > 0 ? app->nroutes : 1, sizeof(bw_schema *));
+    srv->schemas = calloc(app->nroutes > 0 ? app->nroutes : 1, sizeof(*srv->schemas));
     reg = bw_schema_registry_new();
-    if (srv->body_schemas == NULL || reg == NULL) {
+    if (srv->schemas == NULL || reg == NULL) {
         bw_schema_registry_free(reg);
         bw_err_set(err, errlen, "out of memory");
         return -1;
@@ -208,11 +243,10 @@ static int setup_schemas(bw_server *srv, char *err, size_t errlen)
     }
     for (i = 0; i < app->nroutes && rc == 0; i++) {
         const bw_route *rt = &app->routes[i];
-        if (rt->body_schema == NULL)
-            continue;
-        snprintf(uri, sizeof(uri), "%s%s", BW_APP_SCHEMA_BASE, rt->body_schema);
-        srv->body_schemas[i] = bw_schema_compile(reg, uri, 0, err, errlen);
-        if (srv->body_schemas[i] == NULL)
+        bw_route_schemas *rs = &srv->schemas[i];
+        if (compile_one(reg, app, rt->body_schema, &rs->body, NULL, err, errlen) != 0 ||
+            compile_one(reg, app, rt->path_schema, &rs->path, &rs->path_doc, err, errlen) != 0 ||
+            compile_one(reg, app, rt->query_schema, &rs->query, &rs->query_doc, err, errlen) != 0)
             rc = -1;
     }
     bw_schema_registry_free(reg);
@@ -398,9 +432,14 @@ static void server_free(bw_server *srv)
         bw_store_close(srv->store);
     if (srv->tls != NULL)
         bw_tls_free(srv->tls);
-    for (size_t i = 0; srv->body_schemas != NULL && i < srv->app->nroutes; i++)
-        bw_schema_free(srv->body_schemas[i]);
-    free(srv->body_schemas);
+    for (size_t i = 0; srv->schemas != NULL && i < srv->app->nroutes; i++) {
+        bw_schema_free(srv->schemas[i].body);
+        bw_schema_free(srv->schemas[i].path);
+        bw_schema_free(srv->schemas[i].query);
+        json_decref(srv->schemas[i].path_doc);
+        json_decref(srv->schemas[i].query_doc);
+    }
+    free(srv->schemas);
     free(srv->openapi);
     free(srv);
 }
