@@ -1,6 +1,7 @@
 /* The notes resource. Every query is scoped to the caller (owner_id), so a
  * note of another user is answered exactly like a note that does not exist:
- * 404, never 403, so existence is not confirmed. */
+ * 404, never 403, so existence is not confirmed. The {id} is checked by
+ * note_id.json before a handler runs. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -10,7 +11,6 @@
 #include "app.h"
 
 #define NOTES_PAGE_DEFAULT 20
-#define NOTES_PAGE_MAX 100
 
 static int db_error(bw_res *res, sqlite3 *db, const char *what)
 {
@@ -31,18 +31,6 @@ static int now_utc(char out[32])
         return -1;
     n = snprintf(out, 32, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
     return n > 0 && n < 32 ? 0 : -1;
-}
-
-/* A note id is 32 lowercase hex characters; anything else cannot exist. */
-static bool note_id_valid(const char *id)
-{
-    size_t i;
-
-    for (i = 0; i < 32; i++) {
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-            return false;
-    }
-    return id[32] == '\0';
 }
 
 static json_t *note_row(sqlite3_stmt *st, bool with_body)
@@ -75,17 +63,12 @@ int notes_list(bw_req *req, bw_res *res)
 {
     sqlite3 *db = bw_store_conn(bw_req_store(req));
     sqlite3_stmt *st = NULL;
-    const char *lim = bw_req_query(req, "limit");
-    long limit = NOTES_PAGE_DEFAULT;
+    /* Validated by note_list_query.json: an integer from 1 to 100 when given. */
+    const json_t *lim = json_object_get(bw_req_query_json(req), "limit");
+    json_int_t limit = lim != NULL ? json_integer_value(lim) : NOTES_PAGE_DEFAULT;
     json_t *items;
     int rc;
 
-    if (lim != NULL) {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*end != '\0' || limit < 1 || limit > NOTES_PAGE_MAX)
-            return bw_res_problem(res, 400, "limit must be an integer from 1 to 100.");
-    }
     if (db == NULL || sqlite3_prepare_v2(db,
                                          "SELECT id, title, body, created_at, updated_at FROM notes"
                                          " WHERE owner_id = ?1 ORDER BY created_at DESC LIMIT ?2",
@@ -148,8 +131,6 @@ int notes_get(bw_req *req, bw_res *res)
     json_t *note = NULL;
     int rc;
 
-    if (!note_id_valid(id))
-        return bw_res_problem(res, 404, NULL);
     if (db == NULL || sqlite3_prepare_v2(db,
                                          "SELECT id, title, body, created_at, updated_at FROM notes"
                                          " WHERE id = ?1 AND owner_id = ?2",
@@ -177,8 +158,6 @@ int notes_update(bw_req *req, bw_res *res)
     char now[32];
     int rc;
 
-    if (!note_id_valid(id))
-        return bw_res_problem(res, 404, NULL);
     if (read_fields(req, &title, &body) != 0)
         return bw_res_problem(res, 400, "title and body are required strings.");
     if (now_utc(now) != 0)
@@ -209,8 +188,6 @@ int notes_delete(bw_req *req, bw_res *res)
     const char *id = bw_req_param(req, "id");
     int rc;
 
-    if (!note_id_valid(id))
-        return bw_res_problem(res, 404, NULL);
     if (db == NULL || sqlite3_prepare_v2(db, "DELETE FROM notes WHERE id = ?1 AND owner_id = ?2",
                                          -1, &st, NULL) != SQLITE_OK)
         return db_error(res, db, "delete");

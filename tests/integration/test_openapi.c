@@ -57,6 +57,15 @@ static void test_describes_routes(void **state)
     assert_int_equal(json_array_size(json_object_get(health, "security")), 0);
     assert_null(json_object_get(health, "x-permission"));
     assert_non_null(json_object_get(json_object_get(paths, "/v1/notes"), "post"));
+    /* the query schema of GET /v1/notes becomes a typed query parameter */
+    json_t *list_param = json_array_get(
+        json_object_get(json_object_get(json_object_get(paths, "/v1/notes"), "get"), "parameters"),
+        0);
+    assert_string_equal(json_string_value(json_object_get(list_param, "name")), "limit");
+    assert_string_equal(json_string_value(json_object_get(list_param, "in")), "query");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(list_param, "schema"), "type")),
+        "integer");
     assert_non_null(json_object_get(json_object_get(paths, "/v1/notes/{id}"), "delete"));
     json_decref(doc);
 }

@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,34 @@ static json_t *path_parameters(const char *path)
     return params;
 }
 
+/* Parameters described by a route's path or query schema: one per property,
+ * its schema the property's, required as the schema says. Operation-level
+ * parameters replace the path-level string ones of the same name. */
+static int schema_parameters(const bw_app *app, const char *schema_name, const char *in,
+                             json_t *params, char *err, size_t errlen)
+{
+    json_t *schema = schema_for(app, schema_name, err, errlen), *prop;
+    const json_t *required;
+    const char *name;
+
+    if (schema == NULL)
+        return -1;
+    required = json_object_get(schema, "required");
+    json_object_foreach(json_object_get(schema, "properties"), name, prop)
+    {
+        bool req = strcmp(in, "path") == 0;
+        size_t i;
+        for (i = 0; !req && i < json_array_size(required); i++) {
+            const char *r = json_string_value(json_array_get(required, i));
+            req = r != NULL && strcmp(r, name) == 0;
+        }
+        json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:O}", "name", name, "in", in,
+                                                "required", req, "schema", prop));
+    }
+    json_decref(schema);
+    return 0;
+}
+
 static json_t *operation(const bw_app *app, const bw_route *rt, char *err, size_t errlen)
 {
     char opid[256];
@@ -91,6 +120,19 @@ static json_t *operation(const bw_app *app, const bw_route *rt, char *err, size_
     } else {
         json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
         json_object_set_new(op, "x-permission", json_string(rt->permission));
+    }
+    if (rt->path_schema != NULL || rt->query_schema != NULL) {
+        json_t *params = json_array();
+        if (params == NULL ||
+            (rt->path_schema != NULL &&
+             schema_parameters(app, rt->path_schema, "path", params, err, errlen) != 0) ||
+            (rt->query_schema != NULL &&
+             schema_parameters(app, rt->query_schema, "query", params, err, errlen) != 0)) {
+            json_decref(params);
+            json_decref(op);
+            return NULL;
+        }
+        json_object_set_new(op, "parameters", params);
     }
     if (rt->body_schema != NULL) {
         json_t *schema = schema_for(app, rt->body_schema, err, errlen);
