@@ -24,6 +24,12 @@ static int items_get(bw_req *req, bw_res *res)
     return bw_res_json(res, 200, json_pack("{s:I, s:O}", "id", (json_int_t)id, "query", q));
 }
 
+/* Answers with the X-Tenant header its header_schema checked. */
+static int tenant_get(bw_req *req, bw_res *res)
+{
+    return bw_res_json(res, 200, json_pack("{s:s}", "tenant", bw_req_header(req, "X-Tenant")));
+}
+
 static int ok(bw_req *req, bw_res *res)
 {
     (void)req;
@@ -32,6 +38,11 @@ static int ok(bw_req *req, bw_res *res)
 
 static const bw_route routes[] = {
     {.method = "GET", .path = "/healthz", .handler = ok, .public = true},
+    {.method = "GET",
+     .path = "/v1/tenant",
+     .handler = tenant_get,
+     .public = true,
+     .header_schema = "item_headers.json"},
     {.method = "GET",
      .path = "/v1/items/{id}",
      .handler = items_get,

@@ -249,6 +249,31 @@ static void test_path_and_query_refused(void **state)
     BW_CASES_DONE(nfail);
 }
 
+static void test_header_schema(void **state)
+{
+    static const char *const good[] = {"X-Tenant: acme", NULL};
+    static const char *const bad[] = {"X-Tenant: ACME-1", NULL};
+    bw_resp r;
+
+    assert_int_equal(bw_http(*state, "GET", "/v1/tenant", good, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    bw_resp_free(&r);
+
+    assert_int_equal(bw_http(*state, "GET", "/v1/tenant", bad, NULL, 0, &r), 0);
+    BW_ASSERT_PROBLEM(&r, 400);
+    json_t *j = body_of(&r);
+    json_t *e = json_array_get(json_object_get(j, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "in")), "header");
+    assert_string_equal(json_string_value(json_object_get(e, "pointer")), "/x-tenant");
+    assert_null(strstr(r.body, "ACME-1"));
+    json_decref(j);
+    bw_resp_free(&r);
+
+    assert_int_equal(bw_http(*state, "GET", "/v1/tenant", NULL, NULL, 0, &r), 0);
+    BW_ASSERT_PROBLEM(&r, 400);
+    bw_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_wrong_content_type),
         cmocka_unit_test(test_path_and_query_coerced),
         cmocka_unit_test(test_path_and_query_refused),
+        cmocka_unit_test(test_header_schema),
     };
     return cmocka_run_group_tests(tests, setup, bw_suite_teardown);
 }

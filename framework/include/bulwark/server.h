@@ -31,6 +31,8 @@ typedef struct bw_route {
                                  to integer, number or boolean where its properties say so */
     const char *query_schema; /* schema of the query parameters, as an object; coerced alike;
                                  a repeated name is an array only where the schema says so */
+    const char *header_schema; /* schema of the request headers, as an object keyed by
+                                  lower-case name (values stay strings) */
     size_t max_body;         /* body limit in bytes; 0 = server.max_body_bytes */
     const char *rate;        /* e.g. "30/min" (enforced by the rate-limit stage) */
     bw_audit_mode audit;     /* audit record for every call */

@@ -65,7 +65,7 @@ struct bw_res {
 /* A route's compiled schemas; the path and query documents are kept to
  * read the types that decide coercion. */
 typedef struct bw_route_schemas {
-    bw_schema *body, *path, *query;
+    bw_schema *body, *path, *query, *header;
     json_t *path_doc, *query_doc;
 } bw_route_schemas;
 

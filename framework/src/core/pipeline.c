@@ -6,6 +6,7 @@
  * Each stage either lets the request go on or sets a problem response and
  * stops it. Everything a request allocates comes from its arena, freed at
  * the end of bw_pipeline_handle. */
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -544,6 +545,26 @@ static json_t *query_doc(bw_ctx *c, const json_t *schema_doc, bool *repeated)
     return o;
 }
 
+/* The request headers as an object keyed by lower-case name (the first of
+ * repeated names wins, as bw_req_header answers). */
+static json_t *headers_doc(bw_ctx *c)
+{
+    json_t *o = json_object();
+    char name[128];
+    int i;
+
+    for (i = 0; o != NULL && i < c->req.ri->num_headers; i++) {
+        const char *n = c->req.ri->http_headers[i].name;
+        size_t k;
+        for (k = 0; n[k] != '\0' && k + 1 < sizeof(name); k++)
+            name[k] = (char)tolower((unsigned char)n[k]);
+        name[k] = '\0';
+        if (json_object_get(o, name) == NULL)
+            json_object_set_new(o, name, json_string(c->req.ri->http_headers[i].value));
+    }
+    return o;
+}
+
 /* Validates one part; appends its failures ("in" names the part) to list.
  * Returns 1 valid, 0 invalid, -1 over a limit. */
 static int validate_part(bw_ctx *c, const bw_schema *schema, const json_t *doc, const char *in,
@@ -572,8 +593,8 @@ static bool stage_validate(bw_ctx *c)
     const bw_app *app = c->srv->app;
     const bw_route_schemas *rs;
     bool repeated = false;
-    json_t *list;
-    int a, b, d;
+    json_t *list, *headers = NULL;
+    int a, b, d, h;
 
     /* The framework's own routes (GET /openapi.json) are not in the app's
      * table and have no schemas. */
@@ -596,14 +617,18 @@ static bool stage_validate(bw_ctx *c)
         bw_res_problem(&c->res, 500, NULL);
         return false;
     }
+    if (rs->header != NULL)
+        headers = headers_doc(c);
     a = validate_part(c, rs->path, c->req.params, "path", list);
     b = validate_part(c, rs->query, c->req.query_doc, "query", list);
+    h = validate_part(c, rs->header, headers, "header", list);
     d = validate_part(c, rs->body, c->req.json, "body", list);
-    if (a == 1 && b == 1 && d == 1) {
+    json_decref(headers);
+    if (a == 1 && b == 1 && h == 1 && d == 1) {
         json_decref(list);
         return true;
     }
-    if (a < 0 || b < 0 || d < 0) {
+    if (a < 0 || b < 0 || h < 0 || d < 0) {
         json_decref(list);
         bw_res_problem_typed(&c->res, 400, "validation-failed",
                              "The request is too complex to validate.");

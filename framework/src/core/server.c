@@ -111,8 +111,8 @@ int bw_server_check_schemas(const bw_route *routes, size_t n, const bw_embedded_
     size_t i;
 
     for (i = 0; i < n; i++) {
-        const char *names[] = {routes[i].body_schema, routes[i].path_schema,
-                               routes[i].query_schema};
+        const char *names[] = {routes[i].body_schema, routes[i].path_schema, routes[i].query_schema,
+                               routes[i].header_schema};
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
             if (names[k] != NULL &&
                 check_one_schema(&routes[i], names[k], schemas, nschemas, err, errlen) != 0)
@@ -246,7 +246,8 @@ static int setup_schemas(bw_server *srv, char *err, size_t errlen)
         bw_route_schemas *rs = &srv->schemas[i];
         if (compile_one(reg, app, rt->body_schema, &rs->body, NULL, err, errlen) != 0 ||
             compile_one(reg, app, rt->path_schema, &rs->path, &rs->path_doc, err, errlen) != 0 ||
-            compile_one(reg, app, rt->query_schema, &rs->query, &rs->query_doc, err, errlen) != 0)
+            compile_one(reg, app, rt->query_schema, &rs->query, &rs->query_doc, err, errlen) != 0 ||
+            compile_one(reg, app, rt->header_schema, &rs->header, NULL, err, errlen) != 0)
             rc = -1;
     }
     bw_schema_registry_free(reg);
@@ -436,6 +437,7 @@ static void server_free(bw_server *srv)
         bw_schema_free(srv->schemas[i].body);
         bw_schema_free(srv->schemas[i].path);
         bw_schema_free(srv->schemas[i].query);
+        bw_schema_free(srv->schemas[i].header);
         json_decref(srv->schemas[i].path_doc);
         json_decref(srv->schemas[i].query_doc);
     }

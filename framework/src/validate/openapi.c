@@ -121,13 +121,15 @@ static json_t *operation(const bw_app *app, const bw_route *rt, char *err, size_
         json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
         json_object_set_new(op, "x-permission", json_string(rt->permission));
     }
-    if (rt->path_schema != NULL || rt->query_schema != NULL) {
+    if (rt->path_schema != NULL || rt->query_schema != NULL || rt->header_schema != NULL) {
         json_t *params = json_array();
         if (params == NULL ||
             (rt->path_schema != NULL &&
              schema_parameters(app, rt->path_schema, "path", params, err, errlen) != 0) ||
             (rt->query_schema != NULL &&
-             schema_parameters(app, rt->query_schema, "query", params, err, errlen) != 0)) {
+             schema_parameters(app, rt->query_schema, "query", params, err, errlen) != 0) ||
+            (rt->header_schema != NULL &&
+             schema_parameters(app, rt->header_schema, "header", params, err, errlen) != 0)) {
             json_decref(params);
             json_decref(op);
             return NULL;
