@@ -91,11 +91,44 @@ static void test_redocly_lint(void **state)
         fail_msg("redocly lint (status %d):\n%s", status, out);
 }
 
+/* openapi.access "permission" puts the document behind openapi:read (401 without a principal);
+ * "off" does not serve it at all. */
+static void access_case(const char *access, long want)
+{
+    char *dir = bw_tmpdir_create();
+    assert_non_null(dir);
+    char cfg[4200], json[128];
+    snprintf(cfg, sizeof cfg, "%s/openapi.json", dir);
+    snprintf(json, sizeof json, "{\"openapi\": {\"access\": \"%s\"}}", access);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    assert_true(fputs(json, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    bw_srv_opts o = {.config_path = cfg};
+    bw_srv *srv = bw_srv_start(&o);
+    assert_non_null(srv);
+    bw_resp r;
+    assert_int_equal(bw_http(srv, "GET", "/openapi.json", NULL, NULL, 0, &r), 0);
+    BW_ASSERT_PROBLEM(&r, want);
+    bw_resp_free(&r);
+    assert_int_equal(bw_srv_stop(srv), 0);
+    bw_rm_rf(dir);
+    free(dir);
+}
+
+static void test_access_config(void **state)
+{
+    (void)state;
+    access_case("permission", 401);
+    access_case("off", 404);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_describes_routes),
         cmocka_unit_test(test_redocly_lint),
+        cmocka_unit_test(test_access_config),
     };
     return cmocka_run_group_tests(tests, bw_suite_setup, bw_suite_teardown);
 }

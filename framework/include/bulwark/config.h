@@ -73,6 +73,9 @@ typedef struct bw_config {
         int max_age;
     } cors;
     struct {
+        char *access; /* GET /openapi.json: "public", "permission" (openapi:read) or "off" */
+    } openapi;
+    struct {
         char *cert;        /* PEM chain, leaf first; relative to data_dir unless absolute */
         char *key;         /* PEM private key, mode 0600 */
         bool allow_tls12;  /* opt-in: TLS 1.2 (ECDHE + AEAD suites only) besides 1.3 */

@@ -12,6 +12,7 @@
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const no_items[] = {NULL};
 static const char *const client_auth_modes[] = {"none", "optional", "required", NULL};
+static const char *const openapi_access[] = {"public", "permission", "off", NULL};
 static const char *const default_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 static const char *const default_cors_headers[] = {"Content-Type", "Authorization", "X-Request-Id",
                                                    NULL};
@@ -67,6 +68,7 @@ static const bw_cfg_key keys[] = {
     K_LIST("cors.allowed_methods",         cors.allowed_methods,          cors.nmethods,        default_methods,        32, bw_cfg_check_token),
     K_LIST("cors.allowed_headers",         cors.allowed_headers,          cors.nheaders,        default_cors_headers,   64, bw_cfg_check_token),
     K_INT ("cors.max_age",                 cors.max_age,                  NULL,                 600,                    0, 86400),
+    K_STR ("openapi.access",               openapi.access,                NULL,                 "public",               NULL, openapi_access, false),
     K_STR ("tls.cert",                     tls.cert,                      NULL,                 "tls/cert.pem",         NULL, NULL, false),
     K_STR ("tls.key",                      tls.key,                       NULL,                 "tls/key.pem",          NULL, NULL, false),
     K_BOOL("tls.allow_tls12",              tls.allow_tls12,                                     false),

@@ -281,8 +281,13 @@ static int openapi_handler(bw_req *req, bw_res *res)
     return bw_res_body(res, 200, "application/json", req->srv->openapi, req->srv->openapi_len);
 }
 
-static const bw_route openapi_route = {
+/* openapi.access: public, behind a permission, or not served at all. */
+static const bw_route openapi_public = {
     .method = "GET", .path = "/openapi.json", .handler = openapi_handler, .public = true};
+static const bw_route openapi_gated = {.method = "GET",
+                                       .path = "/openapi.json",
+                                       .handler = openapi_handler,
+                                       .permission = "openapi:read"};
 
 static int setup_openapi(bw_server *srv, char *err, size_t errlen)
 {
@@ -303,6 +308,7 @@ static int setup_openapi(bw_server *srv, char *err, size_t errlen)
 static int setup_router(bw_server *srv, char *err, size_t errlen)
 {
     const bw_app *app = srv->app;
+    const bw_route *rt;
     size_t i;
 
     if (bw_server_check_routes(app->routes, app->nroutes, err, errlen) != 0 ||
@@ -319,8 +325,10 @@ static int setup_router(bw_server *srv, char *err, size_t errlen)
                           (void *)&app->routes[i], err, errlen) != 0)
             return -1;
     }
-    return bw_router_add(srv->router, openapi_route.method, openapi_route.path,
-                         (void *)&openapi_route, err, errlen);
+    if (strcmp(srv->cfg->openapi.access, "off") == 0)
+        return 0;
+    rt = strcmp(srv->cfg->openapi.access, "public") == 0 ? &openapi_public : &openapi_gated;
+    return bw_router_add(srv->router, rt->method, rt->path, (void *)rt, err, errlen);
 }
 
 static int setup_store(bw_server *srv, char *err, size_t errlen)
