@@ -32,30 +32,6 @@ void bw_schema_registry_free(bw_schema_registry *r)
     free(r);
 }
 
-/* Grows *arr (elements of size sz) so that one more fits. */
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    if (nc > SIZE_MAX / sz)
-        return -1;
-    void *p = realloc(*arr, nc * sz);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
-static size_t ptr_hash(const void *p, size_t cap)
-{
-    uintptr_t x = (uintptr_t)p;
-    x ^= x >> 17;
-    x *= (uintptr_t)0x9E3779B97F4A7C15ull;
-    return (size_t)(x >> 7) & (cap - 1);
-}
-
 static int locs_put(bw_schema_registry *r, const json_t *node, size_t res)
 {
     if (r->nlocs >= MAX_INDEXED)
@@ -68,7 +44,7 @@ static int locs_put(bw_schema_registry *r, const json_t *node, size_t res)
         for (size_t i = 0; i < r->caplocs; i++) {
             if (!r->locs[i].node)
                 continue;
-            size_t h = ptr_hash(r->locs[i].node, nc);
+            size_t h = bw_ptr_hash(r->locs[i].node, nc);
             while (n[h].node)
                 h = (h + 1) & (nc - 1);
             n[h] = r->locs[i];
@@ -77,7 +53,7 @@ static int locs_put(bw_schema_registry *r, const json_t *node, size_t res)
         r->locs = n;
         r->caplocs = nc;
     }
-    size_t h = ptr_hash(node, r->caplocs);
+    size_t h = bw_ptr_hash(node, r->caplocs);
     while (r->locs[h].node && r->locs[h].node != node)
         h = (h + 1) & (r->caplocs - 1);
     if (!r->locs[h].node)
@@ -91,7 +67,7 @@ size_t bw_registry_res_of(const bw_schema_registry *r, const json_t *node)
 {
     if (!r->caplocs)
         return SIZE_MAX;
-    size_t h = ptr_hash(node, r->caplocs);
+    size_t h = bw_ptr_hash(node, r->caplocs);
     while (r->locs[h].node) {
         if (r->locs[h].node == node)
             return r->locs[h].res;
@@ -129,7 +105,7 @@ static int add_res(bw_schema_registry *r, const char *uri, json_t *root, size_t 
         snprintf(err, errlen, "schema %s: duplicate resource URI", uri);
         return -1;
     }
-    if (grow((void **)&r->res, &r->capres, r->nres, sizeof(*r->res)) ||
+    if (bw_vec_grow((void **)&r->res, &r->capres, r->nres, sizeof(*r->res), 16) ||
         !(r->res[r->nres].uri = strdup(uri))) {
         snprintf(err, errlen, "schema %s: out of memory", uri);
         return -1;
@@ -183,7 +159,7 @@ static int add_anchor(bw_schema_registry *r, size_t res, const char *name, json_
             r->res[res].has_dyn = true;
         return 0;
     }
-    if (grow((void **)&r->anchors, &r->capanchors, r->nanchors, sizeof(*r->anchors))) {
+    if (bw_vec_grow((void **)&r->anchors, &r->capanchors, r->nanchors, sizeof(*r->anchors), 16)) {
         free(uri);
         return -1;
     }
@@ -283,8 +259,8 @@ int bw_schema_registry_add(bw_schema_registry *r, const char *uri, json_t *doc, 
         json_decref(doc);
         return -1;
     }
-    if (grow((void **)&r->docs, &r->capdocs, r->ndocs,
-             sizeof(*r->docs))) { /* NOLINT(bugprone-sizeof-expression): array of pointers */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+    if (bw_vec_grow((void **)&r->docs, &r->capdocs, r->ndocs, sizeof(*r->docs), 16)) {
         snprintf(err, errlen, "schema %s: out of memory", uri);
         json_decref(doc);
         return -1;

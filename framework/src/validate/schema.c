@@ -172,34 +172,11 @@ static int fail(cctx *c, const bw_snode *n, const char *key, const char *why)
     return -1;
 }
 
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 64;
-    if (nc > SIZE_MAX / sz)
-        return -1;
-    void *p = realloc(*arr, nc * sz);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
-static size_t ptr_hash(const void *p, size_t cap)
-{
-    uintptr_t x = (uintptr_t)p;
-    x ^= x >> 17;
-    x *= (uintptr_t)0x9E3779B97F4A7C15ull;
-    return (size_t)(x >> 7) & (cap - 1);
-}
-
 static bw_snode *memo_get(const cctx *c, const json_t *j)
 {
     if (!c->capmemo)
         return NULL;
-    size_t h = ptr_hash(j, c->capmemo);
+    size_t h = bw_ptr_hash(j, c->capmemo);
     while (c->memo[h].json) {
         if (c->memo[h].json == j)
             return c->memo[h].node;
@@ -218,7 +195,7 @@ static int memo_put(cctx *c, const json_t *j, bw_snode *n)
         for (size_t i = 0; i < c->capmemo; i++) {
             if (!c->memo[i].json)
                 continue;
-            size_t h = ptr_hash(c->memo[i].json, nc);
+            size_t h = bw_ptr_hash(c->memo[i].json, nc);
             while (m[h].json)
                 h = (h + 1) & (nc - 1);
             m[h] = c->memo[i];
@@ -227,7 +204,7 @@ static int memo_put(cctx *c, const json_t *j, bw_snode *n)
         c->memo = m;
         c->capmemo = nc;
     }
-    size_t h = ptr_hash(j, c->capmemo);
+    size_t h = bw_ptr_hash(j, c->capmemo);
     while (c->memo[h].json)
         h = (h + 1) & (c->capmemo - 1);
     c->memo[h] = (memo_slot){j, n};
@@ -289,9 +266,9 @@ static bw_snode *get_node(cctx *c, json_t *j, const char *loc, size_t res, bool 
         res = known;
     n = bw_arena_calloc(c->s->mem, 1, sizeof(*n));
     if (!n || memo_put(c, j, n) ||
-        grow((void **)&c->work, &c->capwork, c->nwork, sizeof(*c->work)) ||
-        grow((void **)&c->nodes, &c->capnodes, c->nnodes,
-             sizeof(*c->nodes))) { /* NOLINT(bugprone-sizeof-expression): array of pointers */
+        bw_vec_grow((void **)&c->work, &c->capwork, c->nwork, sizeof(*c->work), 64) ||
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+        bw_vec_grow((void **)&c->nodes, &c->capnodes, c->nnodes, sizeof(*c->nodes), 64)) {
         snprintf(c->err, c->errlen, "schema %s: out of memory", loc);
         return NULL;
     }
@@ -435,8 +412,9 @@ static int cmp_prop(const void *a, const void *b)
 
 static int add_regex(cctx *c, bw_regex *re)
 {
-    if (grow((void **)&c->s->regexes, &c->s->capregexes, c->s->nregexes,
-             sizeof(*c->s->regexes))) { /* NOLINT(bugprone-sizeof-expression): array of pointers */
+    if (bw_vec_grow((void **)&c->s->regexes, &c->s->capregexes, c->s->nregexes,
+                    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+                    sizeof(*c->s->regexes), 64)) {
         bw_regex_free(re);
         return -1;
     }
@@ -535,7 +513,8 @@ static int compile_list(cctx *c, bw_snode *n, const char *key, json_t *a, const 
         return fail(c, n, key, "must be a non-empty array of schemas");
     size_t cnt = json_array_size(a), i;
     bw_snode **l = bw_arena_calloc(
-        c->s->mem, cnt, sizeof(*l)); /* NOLINT(bugprone-sizeof-expression): array of pointers */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+        c->s->mem, cnt, sizeof(*l));
     const char *base = loc_child(c, n->loc, key);
     if (!l || !base)
         return fail(c, n, key, "out of memory");
@@ -986,7 +965,8 @@ bw_schema *bw_schema_compile(bw_schema_registry *r, const char *uri, unsigned fl
     cctx c = {.r = r, .flags = flags, .err = err, .errlen = errlen};
     c.s = calloc(1, sizeof(*c.s));
     c.sres = calloc(r->nres ? r->nres : 1,
-                    sizeof(*c.sres)); /* NOLINT(bugprone-sizeof-expression): array of pointers */
+                    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+                    sizeof(*c.sres));
     if (!c.s || !c.sres || !(c.s->mem = bw_arena_new(16384, 0))) {
         free(c.sres);
         bw_schema_free(c.s);

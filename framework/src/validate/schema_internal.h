@@ -169,4 +169,14 @@ struct bw_schema {
     size_t nregexes, capregexes;
 };
 
+/* vec.c: growing arrays and pointer-keyed hash slots, shared by the registry
+ * and the compiler. */
+
+/* Makes room for one more element of size sz in *arr (n used of *cap),
+ * doubling from `first`. 0, or -1 on overflow or OOM (*arr unchanged). */
+int bw_vec_grow(void **arr, size_t *cap, size_t n, size_t sz, size_t first);
+
+/* A slot for pointer p in a table of cap entries (cap a power of two). */
+size_t bw_ptr_hash(const void *p, size_t cap);
+
 #endif
