@@ -140,6 +140,14 @@ static void test_problem_extra(void **state)
                         "/title");
     json_decref(o);
     assert_int_equal(bw_res_problem_extra(&res, 400, "x", NULL, json_array()), -1);
+    /* a refusal whose body cannot be built still carries its status, never 200 */
+    bw_res_init(&res, arena, "0123456789abcdef0123456789abcdef");
+    char kind[200];
+    memset(kind, 'k', sizeof(kind) - 1);
+    kind[sizeof(kind) - 1] = '\0';
+    assert_int_equal(bw_res_problem_typed(&res, 403, kind, NULL), -1);
+    assert_int_equal(bw_res_get_status(&res), 403);
+    assert_int_equal(res.body_len, 0);
     assert_int_equal(bw_res_problem_extra(&res, 400, "x", NULL, NULL), -1);
 }
 

@@ -757,7 +757,8 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
 
     close = c->must_close || !c->body_read || !client_keeps_alive(c);
     npolicy = bw_header_policy_for(srv->headers, c->req.route, &policy);
-    bw_res_write(&c->res, conn, policy, npolicy, c->cors, c->ncors, c->head_only, close);
+    if (bw_res_write(&c->res, conn, policy, npolicy, c->cors, c->ncors, c->head_only, close) != 0)
+        close = true; /* the peer is gone or the head did not fit: never reuse */
     /* Ambiguous framing: nothing more is read from this connection. */
     if (!c->body_read && !c->must_close)
         linger_drain(c);

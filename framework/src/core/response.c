@@ -90,6 +90,9 @@ static int problem(bw_res *res, int status, const char *type, const char *detail
     json_t *o = extra != NULL ? extra : json_object();
     int rc = -1;
 
+    /* The status holds even if the body cannot be built (out of memory): a
+     * refusal must never go out as the 200 a response starts with. */
+    bw_res_empty(res, status);
     if (o == NULL)
         return -1;
     if (json_object_set_new(o, "type", json_string(type)) == 0 &&
@@ -117,8 +120,10 @@ int bw_res_problem_typed(bw_res *res, int status, const char *kind, const char *
     char type[96];
     int n = snprintf(type, sizeof(type), "urn:bulwark:problem:%s", kind);
 
-    if (n < 0 || (size_t)n >= sizeof(type))
+    if (n < 0 || (size_t)n >= sizeof(type)) {
+        bw_res_empty(res, status);
         return -1;
+    }
     return problem(res, status, type, detail, NULL);
 }
 
@@ -130,6 +135,7 @@ int bw_res_problem_extra(bw_res *res, int status, const char *kind, const char *
 
     if (!json_is_object(extra) || n < 0 || (size_t)n >= sizeof(type)) {
         json_decref(extra);
+        bw_res_empty(res, status);
         return -1;
     }
     return problem(res, status, type, detail, extra);
