@@ -27,7 +27,9 @@ if [ "$HS_CONC" -ge "$THREADS" ] || [ "$KA_CONC" -ge "$THREADS" ]; then
   exit 2
 fi
 
-bash "$ROOT/bench/deps.sh"
+BW_EXTRA_PACKAGES="wrk libssl-dev" bash "$ROOT/scripts/deps.sh"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 [ -x "$NOTES" ] || { echo "bench: $NOTES not found; build first (make build)" >&2; exit 1; }
 
 # --- build the bench programs (never part of the CMake build or ctest) -------
@@ -62,19 +64,6 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "bench: no free port" >&2
-  return 1
-}
 
 wait_ready() { # name port pid
   for _ in $(seq 100); do
@@ -125,21 +114,6 @@ echo "  curl -> bare  $(curl -sv --cacert "$TMP/data/tls/cert.pem" \
 
 # --- measurements ------------------------------------------------------------
 HZ=$(getconf CLK_TCK)
-cpu_ticks() { # pid: user+system clock ticks so far
-  local stat
-  stat=$(<"/proc/$1/stat")
-  stat=${stat##*) }
-  # shellcheck disable=SC2086
-  set -- $stat
-  echo $((${12} + ${13}))
-}
-
-sys_busy() { # clock ticks the whole machine spent busy so far
-  local _ user nice system irq softirq steal
-  read -r _ user nice system _ _ irq softirq steal _ </proc/stat
-  echo $((user + nice + system + irq + softirq + steal))
-}
-
 declare -A OPS SECS_SUM TICKS
 ERRORS=0
 NOISY=0
@@ -209,9 +183,6 @@ if [ "$WRK" = 1 ]; then
 fi
 
 # --- results -----------------------------------------------------------------
-rate() { awk -v o="${OPS[$1]}" -v s="${SECS_SUM[$1]}" 'BEGIN { printf "%.0f", o / s }'; }
-cpu_us() { awk -v t="${TICKS[$1]}" -v o="${OPS[$1]}" -v hz="$HZ" \
-  'BEGIN { printf "%.0f", o ? t * 1e6 / hz / o : 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
 
 HS_A=$(rate bulwark/handshake) HS_B=$(rate bare/handshake)

@@ -29,7 +29,9 @@ if [ "$CONC" -ge "$THREADS" ]; then
   exit 2
 fi
 
-bash "$ROOT/bench/deps.sh"
+BW_EXTRA_PACKAGES="wrk libssl-dev" bash "$ROOT/scripts/deps.sh"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 [ -f "$LIB" ] || { echo "validate: $LIB not found; build first (make build)" >&2; exit 1; }
 
 # --- build the app (never part of the CMake build or ctest) -------------------
@@ -59,19 +61,6 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "validate: no free port" >&2
-  return 1
-}
 
 post() { # path [body]: status and body of one verified exchange, on one line
   curl -s --cacert "$TMP/data/tls/cert.pem" -H 'Content-Type: application/json' \
@@ -117,21 +106,6 @@ echo "  /noschema  bench/validate_schemas/open.json: $(tr -s ' \n' ' ' <"$ROOT/b
 
 # --- measurements --------------------------------------------------------------
 HZ=$(getconf CLK_TCK)
-cpu_ticks() { # pid: user+system clock ticks so far
-  local stat
-  stat=$(<"/proc/$1/stat")
-  stat=${stat##*) }
-  # shellcheck disable=SC2086
-  set -- $stat
-  echo $((${12} + ${13}))
-}
-
-sys_busy() { # clock ticks the whole machine spent busy so far
-  local _ user nice system irq softirq steal
-  read -r _ user nice system _ _ irq softirq steal _ </proc/stat
-  echo $((user + nice + system + irq + softirq + steal))
-}
-
 child_secs() { # writes to $TMP/secs the user+system seconds of this shell's finished children
   # `times` must run in this shell, not in a command substitution's subshell.
   times >"$TMP/times"
@@ -194,11 +168,8 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # --- results -------------------------------------------------------------------
-rate() { awk -v o="${OPS[$1]}" -v s="${SECS_SUM[$1]}" 'BEGIN { printf "%.0f", o / s }'; }
-cpu_us() { awk -v t="${TICKS[$1]}" -v o="${OPS[$1]}" -v hz="$HZ" \
-  'BEGIN { printf "%.1f", o ? t * 1e6 / hz / o : 0 }'; }
 RS=$(rate /schema) RN=$(rate /noschema)
-CS=$(cpu_us /schema) CN=$(cpu_us /noschema)
+CS=$(cpu_us /schema %.1f) CN=$(cpu_us /noschema %.1f)
 OVER=$(added "$RN" "$RS") # 1/RS over 1/RN
 CPU_OVER=$(added "$CS" "$CN")
 echo "== results (overhead: time validation adds per request, in % of the request without it)"

@@ -55,7 +55,8 @@ dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
 
 install_node_tools() {
   # @redocly/cli lints the generated OpenAPI document (tests/integration/test_openapi.c).
-  local dir=.tools/redocly version=2.77.0
+  local dir version=2.77.0
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools/redocly"
   [ -x "$dir/node_modules/.bin/redocly" ] && return 0
   if ! command -v npm >/dev/null 2>&1; then
     echo "npm is missing: install Node.js 20 and npm to lint the OpenAPI document" >&2

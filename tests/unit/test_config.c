@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "harness.h"
 #include <jansson.h>
 
 #include "bulwark/config.h"
@@ -78,21 +80,23 @@ static json_t *dump_json(const bw_config *c)
     return j;
 }
 
-static char tmpdir[64];
+/* A private temporary folder per test (tests/common: bw_tmpdir_create). */
+static char *tmpdir;
 
 static int make_tmpdir(void **state)
 {
     (void)state;
-    (void)snprintf(tmpdir, sizeof(tmpdir), "/tmp/bw_test_config_XXXXXX");
-    return mkdtemp(tmpdir) != NULL ? 0 : -1;
+    tmpdir = bw_tmpdir_create();
+    return tmpdir != NULL ? 0 : -1;
 }
 
 static int remove_tmpdir(void **state)
 {
     (void)state;
-    char cmd[128];
-    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    int rc = bw_rm_rf(tmpdir);
+    free(tmpdir);
+    tmpdir = NULL;
+    return rc == 0 ? 0 : -1;
 }
 
 static void write_file(const char *path, const char *data, size_t len, mode_t mode)

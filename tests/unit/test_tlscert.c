@@ -16,23 +16,27 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include "bulwark/tlscert.h"
 
-static char tmpdir[64];
+/* A private temporary folder per test (tests/common: bw_tmpdir_create). */
+static char *tmpdir;
 
 static int make_tmpdir(void **state)
 {
     (void)state;
-    (void)snprintf(tmpdir, sizeof(tmpdir), "/tmp/bw_test_tlscert_XXXXXX");
-    return mkdtemp(tmpdir) != NULL ? 0 : -1;
+    tmpdir = bw_tmpdir_create();
+    return tmpdir != NULL ? 0 : -1;
 }
 
 static int remove_tmpdir(void **state)
 {
     (void)state;
-    char cmd[128];
-    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    int rc = bw_rm_rf(tmpdir);
+    free(tmpdir);
+    tmpdir = NULL;
+    return rc == 0 ? 0 : -1;
 }
 
 /* tmpdir/name into buf (a per-call static would be overwritten). */

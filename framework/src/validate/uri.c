@@ -104,6 +104,25 @@ static void put_path_clean(sbuf *b, const char *path, size_t n)
     }
 }
 
+/* "//authority" when the parts have one. */
+static void put_auth(sbuf *o, const uri_parts *u)
+{
+    if (u->has_auth) {
+        sb_put(o, "//", 2);
+        sb_put(o, u->auth, u->auth_len);
+    }
+}
+
+/* "?query" when the parts have one; 1 if written. */
+static int put_query(sbuf *o, const uri_parts *u)
+{
+    if (!u->has_query)
+        return 0;
+    sb_put(o, "?", 1);
+    sb_put(o, u->query, u->query_len);
+    return 1;
+}
+
 int bw_uri_resolve(const char *base, const char *ref, char *out, size_t outlen)
 {
     if (outlen == 0)
@@ -113,68 +132,44 @@ int bw_uri_resolve(const char *base, const char *ref, char *out, size_t outlen)
     uri_split(ref, &r);
     sbuf o = {out, 0, outlen, false};
     out[0] = '\0';
-    if (r.has_scheme) {
-        sb_put(&o, r.scheme, r.scheme_len + 1);
-        if (r.has_auth) {
-            sb_put(&o, "//", 2);
-            sb_put(&o, r.auth, r.auth_len);
-        }
+    /* RFC 3986 5.2.2, with the reference's own scheme or authority winning. */
+    if (r.has_scheme || r.has_auth) {
+        const uri_parts *s = r.has_scheme ? &r : &b;
+        if (s->has_scheme)
+            sb_put(&o, s->scheme, s->scheme_len + 1);
+        put_auth(&o, &r);
         put_path_clean(&o, r.path, r.path_len);
-        if (r.has_query) {
-            sb_put(&o, "?", 1);
-            sb_put(&o, r.query, r.query_len);
-        }
+        put_query(&o, &r);
     } else {
         if (b.has_scheme)
             sb_put(&o, b.scheme, b.scheme_len + 1);
-        if (r.has_auth) {
-            sb_put(&o, "//", 2);
-            sb_put(&o, r.auth, r.auth_len);
-            put_path_clean(&o, r.path, r.path_len);
-            if (r.has_query) {
-                sb_put(&o, "?", 1);
-                sb_put(&o, r.query, r.query_len);
-            }
+        put_auth(&o, &b);
+        if (r.path_len == 0) {
+            sb_put(&o, b.path, b.path_len);
+            if (!put_query(&o, &r))
+                put_query(&o, &b);
         } else {
-            if (b.has_auth) {
-                sb_put(&o, "//", 2);
-                sb_put(&o, b.auth, b.auth_len);
-            }
-            if (r.path_len == 0) {
-                sb_put(&o, b.path, b.path_len);
-                if (r.has_query) {
-                    sb_put(&o, "?", 1);
-                    sb_put(&o, r.query, r.query_len);
-                } else if (b.has_query) {
-                    sb_put(&o, "?", 1);
-                    sb_put(&o, b.query, b.query_len);
-                }
+            if (r.path[0] == '/') {
+                put_path_clean(&o, r.path, r.path_len);
             } else {
-                if (r.path[0] == '/') {
-                    put_path_clean(&o, r.path, r.path_len);
-                } else {
-                    /* merge: base path up to its last '/', then the reference path */
-                    char merged[BW_SCHEMA_MAX_URI];
-                    size_t keep = b.path_len;
-                    while (keep > 0 && b.path[keep - 1] != '/')
-                        keep--;
-                    size_t ml = 0;
-                    if (b.has_auth && b.path_len == 0) {
-                        merged[ml++] = '/';
-                    }
-                    if (keep + r.path_len + 2 > sizeof(merged))
-                        return -1;
-                    memcpy(merged + ml, b.path, keep);
-                    ml += keep;
-                    memcpy(merged + ml, r.path, r.path_len);
-                    ml += r.path_len;
-                    put_path_clean(&o, merged, ml);
+                /* merge: base path up to its last '/', then the reference path */
+                char merged[BW_SCHEMA_MAX_URI];
+                size_t keep = b.path_len;
+                while (keep > 0 && b.path[keep - 1] != '/')
+                    keep--;
+                size_t ml = 0;
+                if (b.has_auth && b.path_len == 0) {
+                    merged[ml++] = '/';
                 }
-                if (r.has_query) {
-                    sb_put(&o, "?", 1);
-                    sb_put(&o, r.query, r.query_len);
-                }
+                if (keep + r.path_len + 2 > sizeof(merged))
+                    return -1;
+                memcpy(merged + ml, b.path, keep);
+                ml += keep;
+                memcpy(merged + ml, r.path, r.path_len);
+                ml += r.path_len;
+                put_path_clean(&o, merged, ml);
             }
+            put_query(&o, &r);
         }
     }
     if (r.has_frag) {
