@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "bulwark/arena.h"
+#include "bulwark/embed.h"
 
 /* Compile flags. */
 /* Treat `format` as an annotation (the 2020-12 default); without it, it is asserted. */
@@ -67,5 +68,16 @@ int bw_schema_validate(const bw_schema *s, const json_t *instance, bw_arena *a,
 
 /* Frees a compiled schema. NULL is a no-op. */
 void bw_schema_free(bw_schema *s);
+
+/* Validates doc against a schema compiled into the library (files[0] of a set made by
+ * bw_embed_file_set, count its length), registered as uri; for start-up checks of the
+ * framework's own files. label names the schema in messages ("config/schema.json"); name,
+ * when not NULL, starts every message ("config file x: "). Returns 0 when doc matches, or -1
+ * with "<name>: <pointer>: <reason> (<label>)" in err (control bytes of the pointer shown as
+ * '?'), or a message saying the schema is missing or does not compile, a validation limit
+ * was hit, or memory ran out. Allocates nothing that outlives the call. */
+int bw_schema_check_embedded(const bw_embedded_file *files, size_t count, const char *uri,
+                             const char *label, const json_t *doc, const char *name, char *err,
+                             size_t errlen);
 
 #endif

@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bulwark/arena.h"
 #include "bulwark/embed.h"
 #include "bulwark/schema.h"
 #include "config_internal.h"
@@ -134,41 +133,9 @@ static int apply_object(bw_config *c, const json_t *obj, const char *prefix, cha
 /* Validates the file against config/schema.json (compiled into the library). */
 static int check_schema(const json_t *root, const char *name, char *err, size_t errlen)
 {
-    const bw_embedded_file *f = &bw_config_schema_file[0];
-    bw_schema_registry *reg = bw_schema_registry_new();
-    bw_schema *schema = NULL;
-    bw_arena *arena = NULL;
-    bw_schema_error e;
-    json_error_t jerr;
-    json_t *doc;
-    size_t n = 0;
-    char why[512];
-    int rc = -1;
-
-    if (bw_config_schema_file_count == 0 || reg == NULL) {
-        bw_cfg_fmt(err, errlen, "%s: the configuration schema is missing", name);
-        bw_schema_registry_free(reg);
-        return -1;
-    }
-    doc = json_loadb(f->data, f->len, 0, &jerr);
-    if (doc == NULL ||
-        bw_schema_registry_add(reg, BW_CONFIG_SCHEMA_URI, doc, why, sizeof(why)) != 0 ||
-        (schema = bw_schema_compile(reg, BW_CONFIG_SCHEMA_URI, 0, why, sizeof(why))) == NULL) {
-        bw_cfg_fmt(err, errlen, "%s: the configuration schema does not compile", name);
-    } else if ((arena = bw_arena_new(16384, (size_t)16 * 1024 * 1024)) != NULL) {
-        int v = bw_schema_validate(schema, root, arena, &e, 1, &n);
-        if (v == 1)
-            rc = 0;
-        else if (v == 0 && n > 0)
-            bw_cfg_fmt(err, errlen, "%s: %s: %s (config/schema.json)", name,
-                       e.pointer[0] != '\0' ? e.pointer : "/", e.message);
-        else
-            bw_cfg_fmt(err, errlen, "%s: does not match config/schema.json", name);
-    }
-    bw_arena_free(arena);
-    bw_schema_free(schema);
-    bw_schema_registry_free(reg);
-    return rc;
+    return bw_schema_check_embedded(bw_config_schema_file, bw_config_schema_file_count,
+                                    BW_CONFIG_SCHEMA_URI, "config/schema.json", root, name, err,
+                                    errlen);
 }
 
 static int apply_json(bw_config *c, const char *buf, size_t len, const char *name, char *err,
