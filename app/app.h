@@ -15,4 +15,10 @@ int notes_get(bw_req *req, bw_res *res);
 int notes_update(bw_req *req, bw_res *res);
 int notes_delete(bw_req *req, bw_res *res);
 
+/* admin.c */
+int admin_users_list(bw_req *req, bw_res *res);
+int admin_users_get(bw_req *req, bw_res *res);
+int admin_users_create(bw_req *req, bw_res *res);
+int admin_users_update(bw_req *req, bw_res *res);
+
 #endif

@@ -65,6 +65,7 @@ int main(int argc, char **argv)
         .nroutes = sizeof(routes) / sizeof(routes[0]),
         .schemas = bw_embedded_schemas,
         .nschemas = bw_embedded_schemas_count,
+        .rbac = bw_app_rbac_file,
     };
 
     return bw_main(&app, argc, argv);

@@ -2,6 +2,7 @@
  * Test harness: runs `notes`, talks to it over libcurl and raw sockets, and checks responses.
  * See harness.h for the contract of each function.
  */
+#include "bulwark/fsutil.h"
 #include "harness.h"
 
 #include <civetweb.h>
@@ -52,6 +53,9 @@ struct bw_srv {
     char *ca_path;     /* CA bundle for https: the server's development certificate */
     char *client_cert; /* mutual TLS, or NULL */
     char *client_key;
+    char *config_path;            /* as started, for bw_srv_run; NULL = defaults */
+    const char *const *extra_env; /* bw_srv_opts.env (must outlive the server) */
+    char source_addr[64];         /* local address requests leave from; "" = any */
 };
 
 /* --- small helpers ------------------------------------------------------------------------- */
@@ -305,8 +309,8 @@ static char **make_env(const char *const *first, const char *const *second)
     return env;
 }
 
-static int spawn_notes(const char *const *args, char **env, const char *out_path,
-                       const char *err_path, pid_t *pid)
+static int spawn_notes(const char *const *args, char **env, const char *in_path,
+                       const char *out_path, const char *err_path, pid_t *pid)
 {
     size_t nargs = list_len(args);
     char **argv = calloc(nargs + 2, sizeof *argv);
@@ -319,7 +323,8 @@ static int spawn_notes(const char *const *args, char **env, const char *out_path
     posix_spawn_file_actions_t fa;
     int rc = posix_spawn_file_actions_init(&fa);
     if (rc == 0) {
-        if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
+        if (posix_spawn_file_actions_addopen(&fa, 0, in_path != NULL ? in_path : "/dev/null",
+                                             O_RDONLY, 0) != 0 ||
             posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC,
                                              0600) != 0 ||
             posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC,
@@ -369,7 +374,20 @@ static void kill_and_reap(pid_t pid)
     (void)wait_pid(pid, 5000, &code);
 }
 
-int bw_run(const char *const *argv, const char *const *env, int timeout_ms, bw_run_result *res)
+static int write_file(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    int rc = bw_fs_write_all(fd, data, len);
+    if (close(fd) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* bw_run with `ours` winning over `env`, and `input` (NULL: none) on stdin. */
+static int run_with(const char *const *argv, const char *const *ours, const char *const *env,
+                    const char *input, int timeout_ms, bw_run_result *res)
 {
     memset(res, 0, sizeof *res);
     res->status = -1;
@@ -378,10 +396,14 @@ int bw_run(const char *const *argv, const char *const *env, int timeout_ms, bw_r
         return -1;
     char *out_path = join2(dir, "/stdout");
     char *err_path = join2(dir, "/stderr");
-    char **cenv = make_env(env, NULL);
+    char *in_path = input != NULL ? join2(dir, "/stdin") : NULL;
+    char **cenv = make_env(ours, env);
     int rc = -1;
     pid_t pid;
-    if (out_path && err_path && cenv && spawn_notes(argv, cenv, out_path, err_path, &pid) == 0) {
+    bool in_ok =
+        input == NULL || (in_path != NULL && write_file(in_path, input, strlen(input)) == 0);
+    if (out_path && err_path && cenv && in_ok &&
+        spawn_notes(argv, cenv, in_path, out_path, err_path, &pid) == 0) {
         int code = -1;
         int w = wait_pid(pid, timeout_ms, &code);
         if (w == 0) {
@@ -396,9 +418,37 @@ int bw_run(const char *const *argv, const char *const *env, int timeout_ms, bw_r
     free(cenv);
     free(out_path);
     free(err_path);
+    free(in_path);
     (void)bw_rm_rf(dir);
     free(dir);
     return rc;
+}
+
+int bw_run(const char *const *argv, const char *const *env, int timeout_ms, bw_run_result *res)
+{
+    return run_with(argv, NULL, env, NULL, timeout_ms, res);
+}
+
+int bw_srv_set_source(bw_srv *srv, const char *addr)
+{
+    size_t n = addr != NULL ? strlen(addr) : 0;
+    if (n >= sizeof srv->source_addr)
+        return -1;
+    memcpy(srv->source_addr, addr != NULL ? addr : "", n);
+    srv->source_addr[n] = '\0';
+    return 0;
+}
+
+int bw_srv_run(bw_srv *srv, const char *const *argv, const char *input, bw_run_result *res)
+{
+    char e_data[4200], e_config[4200];
+    int n1 = snprintf(e_data, sizeof e_data, "BULWARK_DATA_DIR=%s", srv->data_dir);
+    int n2 = snprintf(e_config, sizeof e_config, "BULWARK_CONFIG=%s",
+                      srv->config_path != NULL ? srv->config_path : "");
+    if (n1 < 0 || (size_t)n1 >= sizeof e_data || n2 < 0 || (size_t)n2 >= sizeof e_config)
+        return -1;
+    const char *ours[] = {e_data, srv->config_path != NULL ? e_config : NULL, NULL};
+    return run_with(argv, ours, srv->extra_env, input, BW_RUN_TIMEOUT_MS, res);
 }
 
 void bw_run_free(bw_run_result *res)
@@ -479,6 +529,7 @@ static void srv_free(bw_srv *srv)
     free(srv->ca_path);
     free(srv->client_cert);
     free(srv->client_key);
+    free(srv->config_path);
     free(srv->stderr_path);
     free(srv);
 }
@@ -561,6 +612,10 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
     srv->ca_path = srv->data_dir ? join2(srv->data_dir, "/tls/cert.pem") : NULL;
     if (o != NULL && o->plain_http)
         srv->scheme = "http";
+    if (o != NULL && o->config_path != NULL)
+        srv->config_path = strdup(o->config_path);
+    if (o != NULL)
+        srv->extra_env = o->env;
     if (o != NULL && o->client_cert != NULL) {
         srv->client_cert = strdup(o->client_cert);
         srv->client_key = strdup(o->client_key);
@@ -589,7 +644,7 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
         const char *ours[] = {e_data, e_listen, (o && o->config_path) ? e_config : NULL, NULL};
         char **env = make_env(ours, o ? o->env : NULL);
         const char *args[] = {"serve", NULL};
-        int rc = env ? spawn_notes(args, env, out_path, srv->stderr_path, &srv->pid) : -1;
+        int rc = env ? spawn_notes(args, env, NULL, out_path, srv->stderr_path, &srv->pid) : -1;
         free(env);
         if (rc != 0)
             break;
@@ -805,6 +860,13 @@ static int curl_transport(CURL *c, const bw_srv *srv, const char *path, long tim
         return -1;
     if (srv->ca_path != NULL && curl_easy_setopt(c, CURLOPT_CAINFO, srv->ca_path) != CURLE_OK)
         return -1;
+    if (srv->source_addr[0] != '\0') {
+        char iface[80];
+        int n = snprintf(iface, sizeof iface, "host!%s", srv->source_addr);
+        if (n < 0 || (size_t)n >= sizeof iface ||
+            curl_easy_setopt(c, CURLOPT_INTERFACE, iface) != CURLE_OK)
+            return -1;
+    }
     if (srv->client_cert != NULL &&
         (curl_easy_setopt(c, CURLOPT_SSLCERT, srv->client_cert) != CURLE_OK ||
          curl_easy_setopt(c, CURLOPT_SSLKEY, srv->client_key) != CURLE_OK))

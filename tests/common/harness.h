@@ -95,6 +95,16 @@ char *bw_read_file(const char *path, size_t *len);
 int bw_run(const char *const *argv, const char *const *env, int timeout_ms, bw_run_result *res);
 void bw_run_free(bw_run_result *res);
 
+/* Runs `notes argv...` as bw_run does, with the environment the server was started with
+ * (its data folder, config file and bw_srv_opts.env), and input (NUL-terminated, may be NULL)
+ * on stdin: for the `user` and `apikey` commands next to a running server. */
+struct bw_srv;
+/* Makes later bw_http requests to srv leave from the loopback address addr (e.g. "127.0.0.2":
+ * every 127.0.0.0/8 address is local), so a test can be two different clients; NULL or ""
+ * restores the default. 0, or -1 when addr is too long. */
+int bw_srv_set_source(struct bw_srv *srv, const char *addr);
+int bw_srv_run(struct bw_srv *srv, const char *const *argv, const char *input, bw_run_result *res);
+
 /* Finds a loopback TCP port that is free right now (binds port 0, reads it, closes). Returns 0
  * or -1. */
 int bw_free_port(uint16_t *port);

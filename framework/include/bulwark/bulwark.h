@@ -3,7 +3,9 @@
 #define BULWARK_H
 
 #include "bulwark/arena.h"
+#include "bulwark/auth.h"
 #include "bulwark/cli.h"
+#include "bulwark/clock.h"
 #include "bulwark/config.h"
 #include "bulwark/http.h"
 #include "bulwark/log.h"

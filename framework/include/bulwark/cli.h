@@ -1,4 +1,4 @@
-/* The service's command line: serve, init, migrate, check-config, version. */
+/* The service's command line: serve, init, migrate, check-config, user, apikey, version. */
 #ifndef BULWARK_CLI_H
 #define BULWARK_CLI_H
 
@@ -7,5 +7,25 @@
 /* Runs the command named in argv for `app` and returns the process exit
  * status (0 ok, 1 runtime failure, 2 usage or configuration error). */
 int bw_main(const bw_app *app, int argc, char **argv);
+
+#define BW_CLI_MAX_ARGS 4
+
+/* The options and positional arguments of one command. */
+typedef struct bw_cli_opts {
+    const char *config;                /* --config FILE */
+    const char *data_dir;              /* --data-dir DIR */
+    const char *schema;                /* --schema FILE (validate) */
+    const char *instance;              /* --instance FILE (validate) */
+    const char *roles;                 /* --roles R[,R...] (user, apikey) */
+    const char *expires_days;          /* --expires-days N (apikey create) */
+    const char *args[BW_CLI_MAX_ARGS]; /* positional arguments after the command */
+    size_t nargs;
+} bw_cli_opts;
+
+/* `user` and `apikey` (framework/src/auth/cli_auth.c): account management
+ * against the service's database, which must be initialised and migrated.
+ * Return the exit status (0, 1 failure, 2 usage). */
+int bw_cli_user(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o);
+int bw_cli_apikey(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o);
 
 #endif

@@ -33,7 +33,7 @@ typedef struct bw_config {
         bool allow_public_http; /* second opt-in: plain HTTP on a non-loopback address */
         char **redirect_listen; /* plain-HTTP listeners that only redirect (308) to HTTPS */
         size_t nredirect;
-        int threads;            /* env BULWARK_THREADS */
+        int threads; /* env BULWARK_THREADS */
         int connection_queue;
         int listen_backlog;
         int request_timeout_ms;
@@ -83,6 +83,28 @@ typedef struct bw_config {
         char *client_auth; /* mutual TLS: "none", "optional" or "required" */
         char *client_ca;   /* PEM CA bundle that signs client certificates */
     } tls;
+    struct {
+        struct {
+            int opslimit;          /* Argon2id passes */
+            int memlimit_kib;      /* Argon2id memory per hash */
+            int memory_budget_mib; /* memory all concurrent hashes may use: sizes the gate */
+            int queue_wait_ms;     /* wait for a free hashing slot before 503 */
+        } password;
+        struct {
+            int absolute_ttl_s;
+            int idle_ttl_s;
+        } session;
+        struct {
+            int threshold;    /* failures before the account name locks */
+            int base_delay_s; /* first lock; doubles with each further failure */
+            int max_delay_s;
+            int reset_s; /* failures older than this are forgotten */
+        } lockout;
+        struct {
+            int max_failures; /* failed logins per address (IPv6: /64) per window */
+            int window_s;
+        } address;
+    } auth;
     struct {
         bw_secret_ref session_key;
         bw_secret_ref audit_key;

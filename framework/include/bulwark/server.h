@@ -24,19 +24,19 @@ typedef struct bw_route {
     const char *method; /* "GET", "POST", ... */
     const char *path;   /* "/v1/notes/{id}": literal segments and {captures} */
     bw_handler handler;
-    const char *permission;  /* "notes:read"; NULL only with .public = true */
-    bool public;             /* explicitly reachable without authentication */
-    const char *body_schema; /* schema file (app/schemas/); required for body methods */
-    const char *path_schema;  /* schema of the {captures}, as an object; strings are coerced
-                                 to integer, number or boolean where its properties say so */
-    const char *query_schema; /* schema of the query parameters, as an object; coerced alike;
-                                 a repeated name is an array only where the schema says so */
+    const char *permission;    /* "notes:read"; NULL only with .public = true */
+    bool public;               /* explicitly reachable without authentication */
+    const char *body_schema;   /* schema file (app/schemas/); required for body methods */
+    const char *path_schema;   /* schema of the {captures}, as an object; strings are coerced
+                                  to integer, number or boolean where its properties say so */
+    const char *query_schema;  /* schema of the query parameters, as an object; coerced alike;
+                                  a repeated name is an array only where the schema says so */
     const char *header_schema; /* schema of the request headers, as an object keyed by
                                   lower-case name (values stay strings) */
-    size_t max_body;         /* body limit in bytes; 0 = server.max_body_bytes */
-    const char *rate;        /* e.g. "30/min" (enforced by the rate-limit stage) */
-    bw_audit_mode audit;     /* audit record for every call */
-    bool mfa;                /* route demands a second factor */
+    size_t max_body;           /* body limit in bytes; 0 = server.max_body_bytes */
+    const char *rate;          /* e.g. "30/min" (enforced by the rate-limit stage) */
+    bw_audit_mode audit;       /* audit record for every call */
+    bool mfa;                  /* route demands a second factor */
 } bw_route;
 
 /* The base URI under which the app's schemas are registered: a route's
@@ -48,6 +48,11 @@ typedef struct bw_route {
 extern const bw_embedded_file bw_embedded_schemas[];
 extern const size_t bw_embedded_schemas_count;
 
+/* The app's config/rbac.json, compiled in by
+ * bw_embed_file_set(<target> config rbac.json bw_app_rbac_file). */
+extern const bw_embedded_file bw_app_rbac_file[];
+extern const size_t bw_app_rbac_file_count;
+
 typedef struct bw_app {
     const char *name; /* executable name, for usage text */
     const bw_route *routes;
@@ -56,7 +61,8 @@ typedef struct bw_app {
     size_t nmigrations;
     const bw_embedded_file *schemas; /* the JSON schemas routes name */
     size_t nschemas;
-    void *udata; /* handed to handlers: bw_req_app_data() */
+    const bw_embedded_file *rbac; /* config/rbac.json: roles and permissions */
+    void *udata;                  /* handed to handlers: bw_req_app_data() */
 } bw_app;
 
 typedef struct bw_server bw_server;

@@ -23,13 +23,6 @@
 /* How often `serve` looks at the certificate files for a renewal. */
 #define BW_CERT_POLL_SECONDS 2
 
-typedef struct bw_cli_opts {
-    const char *config;   /* --config FILE */
-    const char *data_dir; /* --data-dir DIR (init) */
-    const char *schema;   /* --schema FILE (validate) */
-    const char *instance; /* --instance FILE (validate) */
-} bw_cli_opts;
-
 static void usage(const char *name, FILE *f)
 {
     fprintf(f,
@@ -44,6 +37,13 @@ static void usage(const char *name, FILE *f)
             "  check-config   print the effective configuration (secrets redacted)\n"
             "  validate       --schema FILE --instance FILE: check a JSON document against a\n"
             "                 JSON Schema (2020-12); exit 0 valid, 1 invalid, 2 bad schema\n"
+            "  user add NAME --roles R[,R...]     create a user; the password is read\n"
+            "                                     from standard input\n"
+            "  user set-password NAME | set-roles NAME R[,R...] | disable NAME |\n"
+            "       enable NAME | list\n"
+            "  apikey create USER NAME --roles R[,R...] [--expires-days N]\n"
+            "                                     print a new API key (shown once)\n"
+            "  apikey list [USER] | revoke ID\n"
             "  version        print the version\n"
             "\n"
             "environment: BULWARK_CONFIG, BULWARK_LISTEN, BULWARK_DATA_DIR, and the other\n"
@@ -65,6 +65,12 @@ static int parse_opts(int argc, char **argv, bw_cli_opts *o)
             o->schema = argv[++i];
         } else if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
             o->instance = argv[++i];
+        } else if (strcmp(argv[i], "--roles") == 0 && i + 1 < argc) {
+            o->roles = argv[++i];
+        } else if (strcmp(argv[i], "--expires-days") == 0 && i + 1 < argc) {
+            o->expires_days = argv[++i];
+        } else if (argv[i][0] != '-' && o->nargs < BW_CLI_MAX_ARGS) {
+            o->args[o->nargs++] = argv[i];
         } else {
             fprintf(stderr, "unknown or incomplete option: %s\n", argv[i]);
             return -1;
@@ -376,13 +382,17 @@ int bw_main(const bw_app *app, int argc, char **argv)
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "init") != 0 && strcmp(cmd, "migrate") != 0 &&
         strcmp(cmd, "check-config") != 0 && strcmp(cmd, "gen-dev-cert") != 0 &&
-        strcmp(cmd, "validate") != 0) {
+        strcmp(cmd, "validate") != 0 && strcmp(cmd, "user") != 0 && strcmp(cmd, "apikey") != 0) {
         fprintf(stderr, "unknown command: %s\n", cmd);
         usage(name, stderr);
         return 2;
     }
     if (parse_opts(argc, argv, &opts) != 0)
         return 2;
+    if (opts.nargs > 0 && strcmp(cmd, "user") != 0 && strcmp(cmd, "apikey") != 0) {
+        fprintf(stderr, "unexpected argument: %s\n", opts.args[0]);
+        return 2;
+    }
     if (strcmp(cmd, "validate") == 0)
         return cmd_validate(&opts);
     if (sodium_init() < 0) {
@@ -400,6 +410,10 @@ int bw_main(const bw_app *app, int argc, char **argv)
         rc = gen_dev_cert(cfg) == 0 ? 0 : 1;
     else if (strcmp(cmd, "migrate") == 0)
         rc = migrate_store(app, cfg) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "user") == 0)
+        rc = bw_cli_user(app, cfg, &opts);
+    else if (strcmp(cmd, "apikey") == 0)
+        rc = bw_cli_apikey(app, cfg, &opts);
     else
         rc = cmd_serve(app, cfg);
     bw_config_free(cfg);

@@ -10,6 +10,7 @@
 #include <civetweb.h>
 
 #include "bulwark/arena.h"
+#include "bulwark/auth.h"
 #include "bulwark/config.h"
 #include "bulwark/cors.h"
 #include "bulwark/headers.h"
@@ -40,10 +41,10 @@ struct bw_req {
     size_t nquery;
     const char *body;
     size_t body_len;
-    json_t *json;      /* parsed body, released when the request ends */
-    json_t *params;    /* path captures, coerced (route with a path_schema), or NULL */
-    json_t *query_doc; /* query parameters, coerced (route with a query_schema), or NULL */
-    long long user_id; /* -1: no principal */
+    json_t *json;           /* parsed body, released when the request ends */
+    json_t *params;         /* path captures, coerced (route with a path_schema), or NULL */
+    json_t *query_doc;      /* query parameters, coerced (route with a query_schema), or NULL */
+    bw_principal principal; /* kind BW_AUTH_NONE and user_id -1: anonymous */
     char id[65];
     const char *client;
     void *app_data;
@@ -77,11 +78,12 @@ struct bw_server {
     bw_cors *cors;
     bw_store *store;
     bw_tls *tls; /* NULL when serving plain HTTP (opt-in) */
+    bw_auth *auth;
     struct mg_context *ctx;
     atomic_long inflight;
     int port;
     struct bw_route_schemas *schemas; /* compiled, parallel to app->routes */
-    char *openapi; /* the OpenAPI document, built once at start-up */
+    char *openapi;                    /* the OpenAPI document, built once at start-up */
     size_t openapi_len;
 };
 

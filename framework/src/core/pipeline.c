@@ -1,7 +1,8 @@
 /* The request path: one direction, fixed stage order (DESIGN.md).
  *
  *   framing -> path -> query -> route/method -> CORS -> limits -> authentication
- *   -> body -> handler -> response headers -> write -> access log
+ *   -> authorization -> body -> validation -> handler -> response headers
+ *   -> write -> access log
  *
  * Each stage either lets the request go on or sets a problem response and
  * stops it. Everything a request allocates comes from its arena, freed at
@@ -16,6 +17,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bulwark/clock.h"
+#include "bulwark/credential.h"
 #include "bulwark/http.h"
 #include "bulwark/jsonbody.h"
 #include "bulwark/log.h"
@@ -399,14 +402,81 @@ static bool stage_limits(bw_ctx *c)
     return true;
 }
 
-/* Stage: authentication. Until the authentication module exists no
- * principal can be established, so every non-public route is refused. */
+static bool unauthenticated(bw_ctx *c, bool invalid)
+{
+    bw_res_problem(&c->res, 401, "Authentication is required.");
+    bw_res_header(&c->res, "WWW-Authenticate",
+                  invalid ? "Bearer realm=\"bulwark\", error=\"invalid_token\""
+                          : "Bearer realm=\"bulwark\"");
+    return false;
+}
+
+static bool is_safe_method(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
+}
+
+/* Stage: authentication. The credential (Authorization: Bearer, or the
+ * session cookie) becomes a principal. On a public route a missing or
+ * invalid credential leaves the request anonymous; elsewhere it is a 401.
+ * A cookie session on an unsafe method must pass the CSRF check (403):
+ * browsers attach cookies to cross-site requests, never headers. */
 static bool stage_authenticate(bw_ctx *c)
 {
+    const char *authz = bw_req_header(&c->req, "Authorization");
+    const char *cookie = bw_req_header(&c->req, "Cookie");
+    bw_credential cred;
+    int rc;
+
+    bw_credential_parse(authz, authz != NULL ? strlen(authz) : 0, cookie,
+                        cookie != NULL ? strlen(cookie) : 0, &cred);
+    if (cred.kind == BW_CREDENTIAL_NONE || cred.kind == BW_CREDENTIAL_BAD)
+        return c->route->public ? true : unauthenticated(c, cred.kind == BW_CREDENTIAL_BAD);
+    rc = bw_auth_authenticate(c->srv->auth, bw_store_conn(c->srv->store), cred.token, cred.len,
+                              cred.kind == BW_CREDENTIAL_COOKIE, (long long)time(NULL),
+                              &c->req.principal);
+    if (rc < 0) {
+        bw_res_problem(&c->res, 500, NULL);
+        return false;
+    }
+    if (rc == 0) {
+        c->req.principal.kind = BW_AUTH_NONE;
+        c->req.principal.user_id = -1;
+        return c->route->public ? true : unauthenticated(c, true);
+    }
+    if (cred.kind == BW_CREDENTIAL_COOKIE && !is_safe_method(c->req.method) &&
+        !bw_auth_csrf_ok(c->srv->auth, cred.token, cred.len, bw_req_header(&c->req, "Host"),
+                         bw_req_header(&c->req, "Origin"), bw_req_header(&c->req, "Sec-Fetch-Site"),
+                         bw_req_header(&c->req, BW_CSRF_HEADER))) {
+        bw_log(BW_LOG_WARN, "authz.denied",
+               (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("reason", "csrf"),
+                                BW_LOG_S("client", c->req.client)},
+               3);
+        bw_res_problem(&c->res, 403, "The request failed the cross-site request check.");
+        return false;
+    }
+    return true;
+}
+
+/* Stage: the route's permission (default deny). The answer never names the
+ * permission: that would map the authorization model for an attacker. */
+static bool stage_authorize(bw_ctx *c)
+{
+    const bw_rbac *rbac;
+    int perm;
+
     if (c->route->public)
         return true;
-    bw_res_problem(&c->res, 401, "Authentication is required.");
-    bw_res_header(&c->res, "WWW-Authenticate", "Bearer");
+    rbac = bw_auth_rbac(c->srv->auth);
+    perm = bw_rbac_permission_index(rbac, c->route->permission, strlen(c->route->permission));
+    if (bw_principal_allows(rbac, &c->req.principal, perm))
+        return true;
+    bw_log(BW_LOG_WARN, "authz.denied",
+           (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("reason", "permission"),
+                            BW_LOG_S("route", c->req.route),
+                            BW_LOG_S("user", c->req.principal.name)},
+           4);
+    bw_res_problem(&c->res, 403, "You are not allowed to do this.");
     return false;
 }
 
@@ -738,7 +808,7 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     atomic_fetch_add(&srv->inflight, 1);
     c->srv = srv;
     c->content_length = -1;
-    c->req.user_id = -1;
+    c->req.principal.user_id = -1;
     c->req.arena = arena;
     c->req.conn = conn;
     c->req.ri = mg_get_request_info(conn);
@@ -751,8 +821,8 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     bw_res_init(&c->res, arena, c->req.id);
 
     if (stage_framing(c) && stage_path(c) && stage_redirect(c) && stage_query(c) &&
-        stage_route(c) && stage_limits(c) && stage_authenticate(c) && stage_body(c) &&
-        stage_validate(c))
+        stage_route(c) && stage_limits(c) && stage_authenticate(c) && stage_authorize(c) &&
+        stage_body(c) && stage_validate(c))
         stage_handler(c);
 
     close = c->must_close || !c->body_read || !client_keeps_alive(c);

@@ -96,7 +96,17 @@ json_t *bw_req_json(const bw_req *req)
 
 long long bw_req_user_id(const bw_req *req)
 {
-    return req->user_id;
+    return req->principal.user_id;
+}
+
+const bw_principal *bw_req_principal(const bw_req *req)
+{
+    return req->principal.kind != BW_AUTH_NONE ? &req->principal : NULL;
+}
+
+bw_auth *bw_req_auth(const bw_req *req)
+{
+    return req->srv != NULL ? req->srv->auth : NULL;
 }
 
 const char *bw_req_client_cert_subject(const bw_req *req)

@@ -305,6 +305,34 @@ static int setup_openapi(bw_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* A permission a route names must be declared in rbac.json: a typo would
+ * otherwise deny everyone, silently. */
+static int check_permissions(const bw_server *srv, const bw_route *routes, size_t n, char *err,
+                             size_t errlen)
+{
+    const bw_rbac *rbac = bw_auth_rbac(srv->auth);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *perm = routes[i].permission;
+
+        if (perm != NULL && bw_rbac_permission_index(rbac, perm, strlen(perm)) < 0) {
+            bw_err_set(err, errlen, "route %s %s: permission \"%s\" is not declared in rbac.json",
+                       routes[i].method, routes[i].path, perm);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int setup_auth(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_app *app = srv->app;
+
+    srv->auth = bw_auth_new(srv->cfg, app->rbac != NULL ? app->rbac->data : NULL,
+                            app->rbac != NULL ? app->rbac->len : 0, err, errlen);
+    return srv->auth != NULL ? 0 : -1;
+}
+
 static int setup_router(bw_server *srv, char *err, size_t errlen)
 {
     const bw_app *app = srv->app;
@@ -312,6 +340,7 @@ static int setup_router(bw_server *srv, char *err, size_t errlen)
     size_t i;
 
     if (bw_server_check_routes(app->routes, app->nroutes, err, errlen) != 0 ||
+        check_permissions(srv, app->routes, app->nroutes, err, errlen) != 0 ||
         bw_server_check_schemas(app->routes, app->nroutes, app->schemas, app->nschemas, err,
                                 errlen) != 0)
         return -1;
@@ -328,6 +357,8 @@ static int setup_router(bw_server *srv, char *err, size_t errlen)
     if (strcmp(srv->cfg->openapi.access, "off") == 0)
         return 0;
     rt = strcmp(srv->cfg->openapi.access, "public") == 0 ? &openapi_public : &openapi_gated;
+    if (check_permissions(srv, rt, 1, err, errlen) != 0)
+        return -1;
     return bw_router_add(srv->router, rt->method, rt->path, (void *)rt, err, errlen);
 }
 
@@ -441,6 +472,7 @@ static void server_free(bw_server *srv)
         bw_store_close(srv->store);
     if (srv->tls != NULL)
         bw_tls_free(srv->tls);
+    bw_auth_free(srv->auth);
     for (size_t i = 0; srv->schemas != NULL && i < srv->app->nroutes; i++) {
         bw_schema_free(srv->schemas[i].body);
         bw_schema_free(srv->schemas[i].path);
@@ -550,10 +582,10 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
         server_free(srv);
         return NULL;
     }
-    if (setup_router(srv, err, errlen) != 0 || setup_schemas(srv, err, errlen) != 0 ||
-        setup_openapi(srv, err, errlen) != 0 || apply_header_overrides(srv, err, errlen) != 0 ||
-        setup_cors(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0 ||
-        setup_tls(srv, err, errlen) != 0) {
+    if (setup_auth(srv, err, errlen) != 0 || setup_router(srv, err, errlen) != 0 ||
+        setup_schemas(srv, err, errlen) != 0 || setup_openapi(srv, err, errlen) != 0 ||
+        apply_header_overrides(srv, err, errlen) != 0 || setup_cors(srv, err, errlen) != 0 ||
+        setup_store(srv, err, errlen) != 0 || setup_tls(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }

@@ -34,11 +34,63 @@ static void operation_id(const char *method, const char *path, char *out, size_t
     out[o] = '\0';
 }
 
-/* The schema, without the keywords that only make sense in its own file. */
-static json_t *schema_for(const bw_app *app, const char *name, char *err, size_t errlen)
+/* How deep schemas may $ref each other by file name before the document is
+ * refused (a cycle would never end). */
+#define BW_OPENAPI_MAX_REF_DEPTH 8
+
+static json_t *schema_for_depth(const bw_app *app, const char *name, int depth, char *err,
+                                size_t errlen);
+
+/* Replaces every {"$ref": "other.json"} below node by other.json itself (a
+ * $ref with sibling keywords keeps them and gains "allOf": [other]): the
+ * document must stand alone, with no file next to it. Refs inside the file
+ * ("#/...") are left as they are. 0, or -1 with a message. */
+static int inline_refs(const bw_app *app, json_t *node, int depth, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    if (json_is_array(node)) {
+        json_array_foreach(node, i, v)
+        {
+            if (inline_refs(app, v, depth, err, errlen) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (!json_is_object(node))
+        return 0;
+    json_object_foreach(node, key, v)
+    {
+        if (inline_refs(app, v, depth, err, errlen) != 0)
+            return -1;
+    }
+    const char *ref = json_string_value(json_object_get(node, "$ref"));
+    if (ref == NULL || ref[0] == '#')
+        return 0;
+    json_t *target = schema_for_depth(app, ref, depth + 1, err, errlen);
+    if (target == NULL)
+        return -1;
+    json_object_del(node, "$ref");
+    if (json_object_size(node) == 0) {
+        int rc = json_object_update(node, target);
+        json_decref(target);
+        return rc;
+    }
+    return json_object_set_new(node, "allOf", json_pack("[o]", target));
+}
+
+static json_t *schema_for_depth(const bw_app *app, const char *name, int depth, char *err,
+                                size_t errlen)
 {
     size_t i;
 
+    if (depth > BW_OPENAPI_MAX_REF_DEPTH) {
+        bw_err_set(err, errlen, "openapi: %s: $ref chain deeper than %d (a cycle?)", name,
+                   BW_OPENAPI_MAX_REF_DEPTH);
+        return NULL;
+    }
     for (i = 0; i < app->nschemas; i++) {
         const bw_embedded_file *f = &app->schemas[i];
         if (f->name != NULL && strcmp(f->name, name) == 0) {
@@ -50,11 +102,22 @@ static json_t *schema_for(const bw_app *app, const char *name, char *err, size_t
             }
             json_object_del(s, "$id");
             json_object_del(s, "$schema");
+            if (inline_refs(app, s, depth, err, errlen) != 0) {
+                json_decref(s);
+                return NULL;
+            }
             return s;
         }
     }
     bw_err_set(err, errlen, "openapi: schema %s not found", name);
     return NULL;
+}
+
+/* The schema, without the keywords that only make sense in its own file, and
+ * with the schemas it names by file name inlined. */
+static json_t *schema_for(const bw_app *app, const char *name, char *err, size_t errlen)
+{
+    return schema_for_depth(app, name, 0, err, errlen);
 }
 
 /* Path parameters of a pattern, as OpenAPI parameter objects. */
