@@ -139,7 +139,6 @@ int admin_users_update(bw_req *req, bw_res *res)
     bw_auth *auth = bw_req_auth(req);
     const char *why = NULL;
     bw_auth_status st = BW_AUTH_OK;
-    char text[BW_USER_ROLES_MAX];
     long long id;
 
     if (bw_req_param_int(req, "id", &id) != 0)
@@ -147,10 +146,13 @@ int admin_users_update(bw_req *req, bw_res *res)
     /* All changes in one transaction: a refused part leaves the user as it was. */
     if (bw_store_tx_begin(db) != 0)
         return bw_res_problem(res, 500, NULL);
-    if (roles != NULL)
+    if (roles != NULL) {
+        char text[BW_USER_ROLES_MAX];
+
         st = roles_text(roles, text, sizeof(text)) != 0
                  ? BW_AUTH_INVALID
                  : bw_auth_user_set_roles(auth, db, id, text, &why);
+    }
     if (st == BW_AUTH_OK && json_is_boolean(disabled))
         st = bw_auth_user_set_disabled(auth, db, id, json_is_true(disabled));
     if (st == BW_AUTH_OK && json_is_string(pw))

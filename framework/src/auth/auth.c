@@ -43,15 +43,15 @@ static int derive_keys(bw_auth *a, char *err, size_t errlen)
     }
     crypto_generichash(master, sizeof(master), secret, slen, NULL, 0);
     bw_secret_free(secret, slen);
-    a->keys = sodium_malloc(BW_AUTH_NKEYS * BW_AUTH_KEY_BYTES);
+    a->keys = sodium_malloc((size_t)BW_AUTH_NKEYS * BW_AUTH_KEY_BYTES);
     if (a->keys == NULL) {
         sodium_memzero(master, sizeof(master));
         bw_err_set(err, errlen, "auth: out of memory");
         return -1;
     }
-    for (int i = 0; i < BW_AUTH_NKEYS; i++)
-        crypto_kdf_derive_from_key(a->keys + (size_t)i * BW_AUTH_KEY_BYTES, BW_AUTH_KEY_BYTES,
-                                   (uint64_t)(i + 1), kdf_context, master);
+    for (size_t i = 0; i < BW_AUTH_NKEYS; i++)
+        crypto_kdf_derive_from_key(a->keys + i * BW_AUTH_KEY_BYTES, BW_AUTH_KEY_BYTES,
+                                   (uint64_t)i + 1, kdf_context, master);
     sodium_memzero(master, sizeof(master));
     /* Long-lived key material: read-only from here on. */
     sodium_mprotect_readonly(a->keys);
@@ -60,7 +60,7 @@ static int derive_keys(bw_auth *a, char *err, size_t errlen)
 
 static const unsigned char *bw_auth_key(const bw_auth *a, int which)
 {
-    return a->keys + (size_t)(which - 1) * BW_AUTH_KEY_BYTES;
+    return a->keys + ((size_t)which - 1) * BW_AUTH_KEY_BYTES;
 }
 
 const unsigned char *bw_auth_session_key(const bw_auth *a)

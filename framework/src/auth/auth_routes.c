@@ -52,8 +52,8 @@ static int set_cookies(bw_res *res, const char *token, const char *csrf, long lo
 static int clear_cookies(bw_res *res)
 {
     if (bw_res_header(res, "Set-Cookie",
-                      BW_SESSION_COOKIE "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict") !=
-        0)
+                      BW_SESSION_COOKIE
+                      "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict") != 0)
         return -1;
     return bw_res_header(res, "Set-Cookie",
                          BW_CSRF_COOKIE "=; Max-Age=0; Path=/; Secure; SameSite=Strict");
@@ -172,8 +172,8 @@ int bw_auth_handle_me(bw_req *req, bw_res *res)
             return bw_res_problem(res, 500, NULL);
         }
     }
-    body = json_pack("{s:I, s:s, s:o, s:s, s:b}", "id", (json_int_t)p->user_id, "username",
-                     p->name, "roles", roles, "auth",
-                     p->kind == BW_AUTH_APIKEY ? "apikey" : "session", "mfa", p->mfa);
+    body = json_pack("{s:I, s:s, s:o, s:s, s:b}", "id", (json_int_t)p->user_id, "username", p->name,
+                     "roles", roles, "auth", p->kind == BW_AUTH_APIKEY ? "apikey" : "session",
+                     "mfa", p->mfa);
     return bw_res_json(res, 200, body);
 }

@@ -41,8 +41,8 @@ static int env_open(const bw_app *app, const bw_config *cfg, cli_env *e)
     }
     if (bw_store_open(path, cfg->store.busy_timeout_ms, &e->store, err, sizeof(err)) != 0 ||
         (e->db = bw_store_conn(e->store)) == NULL ||
-        bw_migrate_pending(e->db, app->migrations, app->nmigrations, &pending, err,
-                           sizeof(err)) != 0) {
+        bw_migrate_pending(e->db, app->migrations, app->nmigrations, &pending, err, sizeof(err)) !=
+            0) {
         fprintf(stderr, "store: %s\n", err);
         env_close(e);
         return -1;
@@ -232,8 +232,8 @@ static int apikey_cmd(cli_env *e, const bw_cli_opts *o)
     int rc;
 
     if (strcmp(sub, "list") == 0 && o->nargs <= 2) {
-        id = -1;
-        if (o->nargs == 2 && (id = user_id(e->db, o->args[1])) < 0)
+        id = o->nargs == 2 ? user_id(e->db, o->args[1]) : -1;
+        if (o->nargs == 2 && id < 0)
             return 1;
         return bw_apikey_list(e->db, id, print_key, NULL) < 0 ? 1 : 0;
     }
@@ -265,9 +265,9 @@ static int apikey_cmd(cli_env *e, const bw_cli_opts *o)
     id = user_id(e->db, o->args[1]);
     if (id < 0)
         return 1;
-    rc = report(bw_auth_apikey_create(e->auth, e->db, id, o->args[2], o->roles, expires, now, key,
-                                      &why),
-                &why, "apikey create");
+    rc = report(
+        bw_auth_apikey_create(e->auth, e->db, id, o->args[2], o->roles, expires, now, key, &why),
+        &why, "apikey create");
     if (rc == 0)
         printf("%s\n", key);
     sodium_memzero(key, sizeof(key));

@@ -58,7 +58,7 @@ static bw_auth_status record_failure(bw_auth *a, sqlite3 *db, const throttle_ids
     const unsigned char *key = bw_auth_throttle_key(a);
 
     if (t->address_len > 0 && bw_throttle_fail(db, key, BW_THROTTLE_ADDRESS, t->address,
-                                                t->address_len, now, &a->throttle) != 0)
+                                               t->address_len, now, &a->throttle) != 0)
         return BW_AUTH_FAILED;
     if (bw_throttle_fail(db, key, BW_THROTTLE_ACCOUNT, t->account, t->account_len, now,
                          &a->throttle) != 0)
@@ -102,10 +102,8 @@ bw_auth_status bw_auth_login(bw_auth *a, sqlite3 *db, const char *client_addr, c
                              char token[BW_SESSION_TOKEN_LEN + 1], bw_session_info *info,
                              long long *retry_after_s)
 {
-    char norm[BW_USER_NAME_MAX + 1];
     throttle_ids t;
     bw_user u;
-    int found = 0;
     bw_auth_status st;
 
     *retry_after_s = 0;
@@ -115,6 +113,9 @@ bw_auth_status bw_auth_login(bw_auth *a, sqlite3 *db, const char *client_addr, c
         return st;
     memset(&u, 0, sizeof(u));
     if (pwlen <= BW_PASSWORD_MAX_BYTES) {
+        char norm[BW_USER_NAME_MAX + 1];
+        int found = 0;
+
         if (bw_user_name_normalize(name, nlen, norm, sizeof(norm)) == 0)
             found = bw_user_find(db, norm, &u);
         if (found < 0)

@@ -8,7 +8,6 @@
 #include "bulwark/clock.h"
 #include "bulwark/err.h"
 
-
 #define USER_COLUMNS "id, username, password_hash, roles, disabled, created_at"
 
 static bool name_first_ok(char c)

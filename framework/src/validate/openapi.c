@@ -47,23 +47,17 @@ static json_t *schema_for_depth(const bw_app *app, const char *name, int depth, 
  * ("#/...") are left as they are. 0, or -1 with a message. */
 static int inline_refs(const bw_app *app, json_t *node, int depth, char *err, size_t errlen)
 {
-    const char *key;
-    json_t *v;
-    size_t i;
-
     if (json_is_array(node)) {
-        json_array_foreach(node, i, v)
-        {
-            if (inline_refs(app, v, depth, err, errlen) != 0)
+        for (size_t i = 0; i < json_array_size(node); i++) {
+            if (inline_refs(app, json_array_get(node, i), depth, err, errlen) != 0)
                 return -1;
         }
         return 0;
     }
     if (!json_is_object(node))
         return 0;
-    json_object_foreach(node, key, v)
-    {
-        if (inline_refs(app, v, depth, err, errlen) != 0)
+    for (void *it = json_object_iter(node); it != NULL; it = json_object_iter_next(node, it)) {
+        if (inline_refs(app, json_object_iter_value(it), depth, err, errlen) != 0)
             return -1;
     }
     const char *ref = json_string_value(json_object_get(node, "$ref"));
@@ -84,14 +78,12 @@ static int inline_refs(const bw_app *app, json_t *node, int depth, char *err, si
 static json_t *schema_for_depth(const bw_app *app, const char *name, int depth, char *err,
                                 size_t errlen)
 {
-    size_t i;
-
     if (depth > BW_OPENAPI_MAX_REF_DEPTH) {
         bw_err_set(err, errlen, "openapi: %s: $ref chain deeper than %d (a cycle?)", name,
                    BW_OPENAPI_MAX_REF_DEPTH);
         return NULL;
     }
-    for (i = 0; i < app->nschemas; i++) {
+    for (size_t i = 0; i < app->nschemas; i++) {
         const bw_embedded_file *f = &app->schemas[i];
         if (f->name != NULL && strcmp(f->name, name) == 0) {
             json_error_t jerr;
