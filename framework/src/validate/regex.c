@@ -1,6 +1,8 @@
 /* ECMA-262 patterns on PCRE2: UTF mode, ECMAScript's "\s" and "$", bounded matching. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,45 @@
 #define MATCH_LIMIT 100000
 #define DEPTH_LIMIT 1000
 #define HEAP_LIMIT_KIB 2048
+/* JIT matching stack, per thread, on the heap. Without one PCRE2 takes 32 KiB
+ * of the caller's stack, and CivetWeb's workers have only 100 KiB in all. */
+#define JIT_STACK_START (32 * 1024)
+#define JIT_STACK_MAX (512 * 1024)
+
+static pthread_key_t jit_key;
+static pthread_once_t jit_once = PTHREAD_ONCE_INIT;
+static bool jit_key_ok;
+
+static void jit_stack_free(void *p)
+{
+    pcre2_jit_stack_free(p);
+}
+
+static void jit_key_create(void)
+{
+    jit_key_ok = pthread_key_create(&jit_key, jit_stack_free) == 0;
+}
+
+/* PCRE2 asks for the stack at each JIT match; the thread's own is made on
+ * first use and freed when the thread exits. NULL (out of memory) makes PCRE2
+ * fall back to the machine stack. */
+static pcre2_jit_stack *thread_jit_stack(void *unused)
+{
+    pcre2_jit_stack *st;
+
+    (void)unused;
+    if (pthread_once(&jit_once, jit_key_create) != 0 || !jit_key_ok)
+        return NULL;
+    st = pthread_getspecific(jit_key);
+    if (st == NULL) {
+        st = pcre2_jit_stack_create(JIT_STACK_START, JIT_STACK_MAX, NULL);
+        if (st != NULL && pthread_setspecific(jit_key, st) != 0) {
+            pcre2_jit_stack_free(st);
+            st = NULL;
+        }
+    }
+    return st;
+}
 
 struct bw_regex {
     pcre2_code *code;
@@ -197,6 +238,7 @@ bw_regex *bw_regex_compile(const char *pat, size_t len, char *err, size_t errlen
     }
     /* JIT is an optimisation: without it the interpreter gives the same answers. */
     (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+    pcre2_jit_stack_assign(re->mctx, thread_jit_stack, NULL);
     return re;
 }
 
