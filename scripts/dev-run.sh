@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: a development data folder (created once), then the service.
+# `make run`: a development data folder (created once, with an admin account
+# whose random password is kept in .data/dev-admin-password), then the service.
 set -euo pipefail
 build=${1:-build}
 data=${BULWARK_DATA_DIR:-.data}
@@ -7,5 +8,10 @@ export BULWARK_DATA_DIR=$data
 if [ ! -d "$data" ]; then
   "$build/notes" init --data-dir "$data"
 fi
+if [ ! -f "$data/dev-admin-password" ]; then
+  (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$data/dev-admin-password")
+  "$build/notes" user add admin --roles admin <"$data/dev-admin-password"
+fi
 echo "notes: serving on https://localhost:8443 (certificate: $data/tls/cert.pem; Ctrl-C stops)"
+echo "notes: log in as admin with the password in $data/dev-admin-password"
 exec "$build/notes" serve
