@@ -154,26 +154,42 @@ int bw_auth_handle_logout_all(bw_req *req, bw_res *res)
     return 0;
 }
 
+/* The role names of set, as a JSON array, or NULL (out of memory). */
+static json_t *role_names(const bw_auth *a, bw_roleset set)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr != NULL && i < bw_rbac_role_count(a->rbac); i++) {
+        if ((set & ((bw_roleset)1 << i)) != 0 &&
+            json_array_append_new(arr, json_string(bw_rbac_role_name(a->rbac, i))) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* A session shows the user's roles. A key shows its own roles and its
+ * owner's: a permission needs both, so a key of a demoted owner may do less
+ * than its own roles say. */
 int bw_auth_handle_me(bw_req *req, bw_res *res)
 {
     const bw_principal *p = bw_req_principal(req);
     const bw_auth *a = bw_req_auth(req);
-    json_t *roles, *body;
+    json_t *body;
 
     if (p == NULL || a == NULL)
         return bw_res_problem(res, 401, NULL);
-    roles = json_array();
-    for (size_t i = 0; roles != NULL && i < bw_rbac_role_count(a->rbac); i++) {
-        /* A key shows its own roles: what it may do. */
-        bw_roleset shown = p->kind == BW_AUTH_APIKEY ? p->scope : p->roles;
-        if ((shown & ((bw_roleset)1 << i)) != 0 &&
-            json_array_append_new(roles, json_string(bw_rbac_role_name(a->rbac, i))) != 0) {
-            json_decref(roles);
-            return bw_res_problem(res, 500, NULL);
-        }
+    body =
+        json_pack("{s:I, s:s, s:o*, s:s, s:b}", "id", (json_int_t)p->user_id, "username", p->name,
+                  "roles", role_names(a, p->kind == BW_AUTH_APIKEY ? p->scope : p->roles), "auth",
+                  p->kind == BW_AUTH_APIKEY ? "apikey" : "session", "mfa", p->mfa);
+    if (body != NULL && p->kind == BW_AUTH_APIKEY &&
+        json_object_set_new(body, "owner_roles", role_names(a, p->roles)) != 0) {
+        json_decref(body);
+        body = NULL;
     }
-    body = json_pack("{s:I, s:s, s:o, s:s, s:b}", "id", (json_int_t)p->user_id, "username", p->name,
-                     "roles", roles, "auth", p->kind == BW_AUTH_APIKEY ? "apikey" : "session",
-                     "mfa", p->mfa);
+    if (body == NULL || json_object_get(body, "roles") == NULL)
+        return bw_res_problem(res, 500, NULL);
     return bw_res_json(res, 200, body);
 }

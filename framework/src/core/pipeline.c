@@ -411,6 +411,15 @@ static bool unauthenticated(bw_ctx *c, bool invalid)
     return false;
 }
 
+static int header_count(const bw_ctx *c, const char *name)
+{
+    int n = 0;
+
+    for (int i = 0; i < c->req.ri->num_headers; i++)
+        n += strcasecmp(c->req.ri->http_headers[i].name, name) == 0;
+    return n;
+}
+
 static bool is_safe_method(const char *m)
 {
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
@@ -430,6 +439,10 @@ static bool stage_authenticate(bw_ctx *c)
 
     bw_credential_parse(authz, authz != NULL ? strlen(authz) : 0, cookie,
                         cookie != NULL ? strlen(cookie) : 0, &cred);
+    /* Authorization is single-valued, and a user agent sends one Cookie line:
+     * with two, which one a proxy acted on is unknowable. */
+    if (header_count(c, "Authorization") > 1 || header_count(c, "Cookie") > 1)
+        cred.kind = BW_CREDENTIAL_BAD;
     if (cred.kind == BW_CREDENTIAL_NONE || cred.kind == BW_CREDENTIAL_BAD)
         return c->route->public ? true : unauthenticated(c, cred.kind == BW_CREDENTIAL_BAD);
     rc = bw_auth_authenticate(c->srv->auth, bw_store_conn(c->srv->store), cred.token, cred.len,
