@@ -72,6 +72,11 @@ const bw_config *bw_auth_config(const bw_auth *a);
 int bw_auth_authenticate(const bw_auth *a, sqlite3 *db, const char *token, size_t len,
                          bool via_cookie, long long now, bw_principal *p);
 
+/* The CSRF token bound to a session token (what cookie-mode login hands the
+ * client). 0, or -1 for a malformed session token. */
+int bw_auth_csrf_token(const bw_auth *a, const char *session_token, size_t len,
+                       char out[BW_SESSION_TOKEN_LEN + 1]);
+
 /* The CSRF check for a cookie session on an unsafe method: the Origin header
  * (or, without one, Sec-Fetch-Site) must say same origin, and X-CSRF-Token
  * must equal the token bound to the session (compared in constant time).

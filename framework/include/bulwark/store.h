@@ -54,6 +54,11 @@ void bw_store_close(bw_store *s);
  * refused. */
 int bw_store_exec_script(sqlite3 *db, const char *sql, size_t len, char *err, size_t errlen);
 
+/* Steps st, a statement that returns no rows (INSERT, UPDATE, DELETE), and
+ * finalizes it. 0 when it ran to completion, -1 otherwise; st is finalized
+ * either way. */
+int bw_store_run(sqlite3_stmt *st);
+
 /* BEGIN IMMEDIATE: takes the write lock now (waiting up to the busy timeout), so a
  * read-then-write transaction cannot fail half-way with SQLITE_BUSY. 0 or -1. */
 int bw_store_tx_begin(sqlite3 *db);

@@ -8,12 +8,15 @@
 #include "auth_internal.h"
 #include "bulwark/log.h"
 
+/* Checks a comma-separated role list against RBAC and writes its canonical
+ * form (known roles, each once, in rbac.json's order) into out. */
 static bw_auth_status check_roles(const bw_auth *a, const char *roles, bw_roleset *set,
-                                  const char **why)
+                                  char out[BW_USER_ROLES_MAX], const char **why)
 {
     char err[256];
 
-    if (bw_rbac_roles_parse(a->rbac, roles, strlen(roles), set, err, sizeof(err)) != 0) {
+    if (bw_rbac_roles_parse(a->rbac, roles, strlen(roles), set, err, sizeof(err)) != 0 ||
+        bw_rbac_roles_format(a->rbac, *set, out, BW_USER_ROLES_MAX) < 0) {
         *why = "The roles must be a comma-separated list of roles defined in rbac.json.";
         return BW_AUTH_INVALID;
     }
@@ -40,6 +43,7 @@ bw_auth_status bw_auth_user_create(bw_auth *a, sqlite3 *db, const char *name, si
                                    const char **why)
 {
     char norm[BW_USER_NAME_MAX + 1], hash[BW_PASSWORD_HASH_MAX], err[256];
+    char canon[BW_USER_ROLES_MAX];
     bw_roleset set;
     bw_auth_status st;
     int rc;
@@ -49,13 +53,13 @@ bw_auth_status bw_auth_user_create(bw_auth *a, sqlite3 *db, const char *name, si
                "with a letter or digit.";
         return BW_AUTH_INVALID;
     }
-    st = check_roles(a, roles, &set, why);
+    st = check_roles(a, roles, &set, canon, why);
     if (st != BW_AUTH_OK)
         return st;
     st = hash_password(a, norm, pw, pwlen, hash, why);
     if (st != BW_AUTH_OK)
         return st;
-    rc = bw_user_add(db, norm, hash, roles, id, err, sizeof(err));
+    rc = bw_user_add(db, norm, hash, canon, id, err, sizeof(err));
     sodium_memzero(hash, sizeof(hash));
     if (rc == 1)
         return BW_AUTH_EXISTS;
@@ -103,12 +107,13 @@ bw_auth_status bw_auth_user_set_password(bw_auth *a, sqlite3 *db, long long id, 
 bw_auth_status bw_auth_user_set_roles(bw_auth *a, sqlite3 *db, long long id, const char *roles,
                                       const char **why)
 {
+    char canon[BW_USER_ROLES_MAX];
     bw_roleset set;
-    bw_auth_status st = check_roles(a, roles, &set, why);
+    bw_auth_status st = check_roles(a, roles, &set, canon, why);
 
     if (st != BW_AUTH_OK)
         return st;
-    return changed(bw_user_set_roles(db, id, roles), db, id);
+    return changed(bw_user_set_roles(db, id, canon), db, id);
 }
 
 bw_auth_status bw_auth_user_set_disabled(bw_auth *a, sqlite3 *db, long long id, bool disabled)
@@ -121,8 +126,9 @@ bw_auth_status bw_auth_apikey_create(bw_auth *a, sqlite3 *db, long long user_id,
                                      const char *roles, long long expires_at, long long now,
                                      char out[BW_APIKEY_LEN + 1], const char **why)
 {
+    char canon[BW_USER_ROLES_MAX];
     bw_roleset want, have;
-    bw_auth_status st = check_roles(a, roles, &want, why);
+    bw_auth_status st = check_roles(a, roles, &want, canon, why);
     bw_user u;
     char err[256];
     int rc;
@@ -141,7 +147,7 @@ bw_auth_status bw_auth_apikey_create(bw_auth *a, sqlite3 *db, long long user_id,
         *why = "An API key's expiry must lie in the future.";
         return BW_AUTH_INVALID;
     }
-    if (bw_apikey_create(db, bw_auth_apikey_key(a), user_id, name, roles, expires_at, now, out,
+    if (bw_apikey_create(db, bw_auth_apikey_key(a), user_id, name, canon, expires_at, now, out,
                          NULL, err, sizeof(err)) != 0) {
         *why = "The API key could not be created (its name is 1 to 64 printable characters).";
         return BW_AUTH_INVALID;

@@ -1,5 +1,6 @@
 /* API keys: "bw_" + 16 hex id + "_" + 43 base64url secret. Only a keyed BLAKE2b-256 hash of the
  * secret is stored, so a copy of the database does not hold usable keys. */
+#include "bulwark/store.h"
 #include "bulwark/apikey.h"
 #include "bulwark/ct.h"
 #include "bulwark/err.h"
@@ -264,7 +265,6 @@ int bw_apikey_create(sqlite3 *db, const unsigned char key[BW_APIKEY_KEY_BYTES], 
 static int touch(sqlite3 *db, const char *id, long long now)
 {
     sqlite3_stmt *st = NULL;
-    int rc;
 
     if (sqlite3_prepare_v2(db,
                            "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND"
@@ -277,10 +277,7 @@ static int touch(sqlite3 *db, const char *id, long long now)
         (void)sqlite3_finalize(st);
         return -1;
     }
-    rc = sqlite3_step(st);
-    if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_DONE)
-        return -1;
-    return 0;
+    return bw_store_run(st);
 }
 
 int bw_apikey_verify(sqlite3 *db, const unsigned char key[BW_APIKEY_KEY_BYTES], const char *text,
@@ -343,7 +340,6 @@ int bw_apikey_verify(sqlite3 *db, const unsigned char key[BW_APIKEY_KEY_BYTES], 
 int bw_apikey_revoke(sqlite3 *db, const char *id, long long now)
 {
     sqlite3_stmt *st = NULL;
-    int rc;
 
     if (db == NULL || id == NULL)
         return -1;
@@ -359,8 +355,7 @@ int bw_apikey_revoke(sqlite3 *db, const char *id, long long now)
         (void)sqlite3_finalize(st);
         return -1;
     }
-    rc = sqlite3_step(st);
-    if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_DONE)
+    if (bw_store_run(st) != 0)
         return -1;
     return sqlite3_changes(db) > 0 ? 1 : 0;
 }

@@ -123,8 +123,14 @@ bw_auth *bw_auth_new(const bw_config *cfg, const char *rbac_json, size_t len, ch
         bw_err_set(err, errlen, "rbac: the app has no config/rbac.json");
         goto fail;
     }
-    if (bw_rbac_load(rbac_json, len, &a->rbac, err, errlen) != 0)
-        goto fail;
+    {
+        char why[512];
+
+        if (bw_rbac_load(rbac_json, len, &a->rbac, why, sizeof(why)) != 0) {
+            bw_err_set(err, errlen, "rbac.json: %s", why);
+            goto fail;
+        }
+    }
     bw_log(BW_LOG_INFO, "auth.ready",
            (bw_log_field[]){BW_LOG_I("hash_slots", (long long)slots),
                             BW_LOG_I("roles", (long long)bw_rbac_role_count(a->rbac))},
@@ -234,6 +240,12 @@ int bw_auth_authenticate(const bw_auth *a, sqlite3 *db, const char *token, size_
     }
 }
 
+int bw_auth_csrf_token(const bw_auth *a, const char *session_token, size_t len,
+                       char out[BW_SESSION_TOKEN_LEN + 1])
+{
+    return bw_session_csrf_token(bw_auth_csrf_key(a), session_token, len, out);
+}
+
 /* "https://" + host, compared whole: a look-alike such as
  * https://example.com.evil.test is another origin. */
 static bool origin_is_host(const char *origin, const char *host)
@@ -263,7 +275,7 @@ bool bw_auth_csrf_ok(const bw_auth *a, const char *session_token, size_t token_l
         same = strcmp(sec_fetch_site, "same-origin") == 0;
     if (!same)
         return false;
-    if (bw_session_csrf_token(bw_auth_csrf_key(a), session_token, token_len, expected) != 0)
+    if (bw_auth_csrf_token(a, session_token, token_len, expected) != 0)
         return false;
     same = bw_ct_eq_var(csrf_header, strlen(csrf_header), expected, BW_SESSION_TOKEN_LEN,
                         BW_CREDENTIAL_MAX);

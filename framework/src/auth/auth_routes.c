@@ -67,7 +67,7 @@ static int login_ok(bw_res *res, const bw_auth *a, const char *mode, const char 
     if (strcmp(mode, "cookie") == 0) {
         char csrf[BW_SESSION_TOKEN_LEN + 1];
 
-        if (bw_session_csrf_token(bw_auth_csrf_key(a), token, BW_SESSION_TOKEN_LEN, csrf) != 0 ||
+        if (bw_auth_csrf_token(a, token, BW_SESSION_TOKEN_LEN, csrf) != 0 ||
             set_cookies(res, token, csrf, info->expires_at - bw_clock_unix()) != 0)
             return bw_res_problem(res, 500, NULL);
         body = json_pack("{s:s, s:s, s:I}", "session", "cookie", "csrf_token", csrf, "expires_at",

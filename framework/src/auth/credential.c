@@ -37,17 +37,20 @@ int bw_credential_cookie(const char *cookie, size_t clen, const char *name, cons
         while (i < clen && (cookie[i] == ' ' || cookie[i] == '\t'))
             i++;
         start = i;
-        while (i < clen && cookie[i] != ';') {
-            unsigned char ch = (unsigned char)cookie[i];
-            if (ch < 0x20 || ch == 0x7f)
-                return -1;
+        while (i < clen && cookie[i] != ';')
             i++;
-        }
         end = i;
         if (i < clen)
             i++; /* the ';' */
+        /* Spaces and tabs around a pair are whitespace; any control byte
+         * inside one makes the whole header malformed. */
         while (end > start && (cookie[end - 1] == ' ' || cookie[end - 1] == '\t'))
             end--;
+        for (size_t k = start; k < end; k++) {
+            unsigned char ch = (unsigned char)cookie[k];
+            if (ch < 0x20 || ch == 0x7f)
+                return -1;
+        }
         for (eq = start; eq < end && cookie[eq] != '='; eq++)
             ;
         /* A pair without '=' names nothing we look for. */

@@ -209,7 +209,6 @@ static int row_put(sqlite3 *db, const char *scope, const unsigned char k[KEY_HAS
         "failures = excluded.failures, first_at = excluded.first_at, "
         "last_at = excluded.last_at, locked_until = excluded.locked_until";
     sqlite3_stmt *st = NULL;
-    int rc;
 
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -222,10 +221,7 @@ static int row_put(sqlite3 *db, const char *scope, const unsigned char k[KEY_HAS
         (void)sqlite3_finalize(st);
         return -1;
     }
-    rc = sqlite3_step(st);
-    if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_DONE)
-        return -1;
-    return 0;
+    return bw_store_run(st);
 }
 
 /* Deletes the rows untouched for longer than the policy's longest period: by then an account
@@ -234,7 +230,6 @@ static int prune(sqlite3 *db, long long now, const bw_throttle_policy *p)
 {
     int longest = p->account_reset_s;
     sqlite3_stmt *st = NULL;
-    int rc;
 
     if (p->address_window_s > longest)
         longest = p->address_window_s;
@@ -247,10 +242,7 @@ static int prune(sqlite3 *db, long long now, const bw_throttle_policy *p)
         (void)sqlite3_finalize(st);
         return -1;
     }
-    rc = sqlite3_step(st);
-    if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_DONE)
-        return -1;
-    return 0;
+    return bw_store_run(st);
 }
 
 int bw_throttle_check(sqlite3 *db, const unsigned char key[BW_THROTTLE_KEY_BYTES],
@@ -339,7 +331,6 @@ int bw_throttle_reset(sqlite3 *db, const unsigned char key[BW_THROTTLE_KEY_BYTES
     static const char sql[] = "DELETE FROM login_failures WHERE scope = ?1 AND key = ?2";
     unsigned char k[KEY_HASH_BYTES];
     sqlite3_stmt *st = NULL;
-    int rc;
 
     if (db == NULL || prepare_call(key, scope, id, len, k) != 0)
         return -1;
@@ -350,8 +341,5 @@ int bw_throttle_reset(sqlite3 *db, const unsigned char key[BW_THROTTLE_KEY_BYTES
         (void)sqlite3_finalize(st);
         return -1;
     }
-    rc = sqlite3_step(st);
-    if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_DONE)
-        return -1;
-    return 0;
+    return bw_store_run(st);
 }

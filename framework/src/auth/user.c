@@ -1,5 +1,6 @@
 /* Users table: add, look up, update and list users. Storage only: password hashing and role checks
  * are the caller's (see user.h). */
+#include "bulwark/store.h"
 #include "bulwark/user.h"
 
 #include <stdio.h>
@@ -213,7 +214,7 @@ int bw_user_get(sqlite3 *db, long long id, bw_user *out)
 static int update_field(sqlite3 *db, const char *sql, long long id, const char *text, long long num)
 {
     sqlite3_stmt *st = NULL;
-    int rc, brc;
+    int brc;
 
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -225,8 +226,7 @@ static int update_field(sqlite3 *db, const char *sql, long long id, const char *
         (void)sqlite3_finalize(st);
         return -1;
     }
-    rc = sqlite3_step(st);
-    if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_DONE)
+    if (bw_store_run(st) != 0)
         return -1;
     /* changes() counts rows matched by WHERE, so writing the same value still says 1. */
     return sqlite3_changes(db) > 0 ? 1 : 0;

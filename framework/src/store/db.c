@@ -424,6 +424,15 @@ int bw_store_exec_script(sqlite3 *db, const char *sql, size_t len, char *err, si
     return 0;
 }
 
+int bw_store_run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_DONE)
+        return -1;
+    return 0;
+}
+
 int bw_store_tx_begin(sqlite3 *db)
 {
     return run_const(db, "BEGIN IMMEDIATE");

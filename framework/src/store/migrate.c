@@ -436,14 +436,10 @@ int bw_migrate_pending(sqlite3 *db, const bw_migration *list, size_t n, int *pen
 static int run_const(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
-    int rc;
 
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
-    rc = sqlite3_step(st);
-    if (sqlite3_finalize(st) != SQLITE_OK || rc != SQLITE_DONE)
-        return -1;
-    return 0;
+    return bw_store_run(st);
 }
 
 static int get_foreign_keys(sqlite3 *db, int *on)
