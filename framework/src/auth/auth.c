@@ -119,6 +119,9 @@ bw_auth *bw_auth_new(const bw_config *cfg, const char *rbac_json, size_t len, ch
     };
     if (derive_keys(a, err, errlen) != 0)
         goto fail;
+    /* Make the dummy hash now: made at the first unknown-user login, it would
+     * cost that login a second Argon2 run and tell the name does not exist. */
+    bw_password_dummy_verify(&a->pw, "", 0);
     if (rbac_json == NULL) {
         bw_err_set(err, errlen, "rbac: the app has no config/rbac.json");
         goto fail;
