@@ -15,8 +15,8 @@
 #define HEAP_LIMIT_KIB 2048
 /* JIT matching stack, per thread, on the heap. Without one PCRE2 takes 32 KiB
  * of the caller's stack, and CivetWeb's workers have only 100 KiB in all. */
-#define JIT_STACK_START (32 * 1024)
-#define JIT_STACK_MAX (512 * 1024)
+#define JIT_STACK_START ((size_t)32 * 1024)
+#define JIT_STACK_MAX ((size_t)512 * 1024)
 
 static pthread_key_t jit_key;
 static pthread_once_t jit_once = PTHREAD_ONCE_INIT;
