@@ -30,6 +30,7 @@ static int ok_handler(bw_req *req, bw_res *res)
 typedef struct fixture {
     char *dir;
     bw_config *cfg;
+    bw_app app; /* must outlive the server started from it */
 } fixture;
 
 static int setup(void **state)
@@ -72,10 +73,9 @@ static int teardown(void **state)
 static bw_server *start(fixture *f, const bw_route *routes, size_t n, const bw_embedded_file *rbac,
                         char *err, size_t errlen)
 {
-    const bw_app app = {.name = "t", .routes = routes, .nroutes = n, .rbac = rbac};
-
+    f->app = (bw_app){.name = "t", .routes = routes, .nroutes = n, .rbac = rbac};
     err[0] = '\0';
-    return bw_server_start(&app, f->cfg, err, errlen);
+    return bw_server_start(&f->app, f->cfg, err, errlen);
 }
 
 static void test_undeclared_permission_refused(void **state)

@@ -69,7 +69,8 @@ typedef struct bw_server bw_server;
 
 /* Checks the routes and config, opens the store (migrating when configured),
  * and starts listening. Returns NULL with a message in err on any refusal.
- * Caller owns the server; bw_server_stop frees it. */
+ * Caller owns the server; bw_server_stop frees it. app and cfg are not
+ * copied: both must outlive the server. */
 bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, size_t errlen);
 
 /* The first listening port (useful when the config asked for port 0). */
