@@ -33,6 +33,9 @@ typedef struct bw_config {
         bool allow_public_http; /* second opt-in: plain HTTP on a non-loopback address */
         char **redirect_listen; /* plain-HTTP listeners that only redirect (308) to HTTPS */
         size_t nredirect;
+        char **trusted_proxies; /* CIDRs whose forwarding header names the client */
+        size_t nproxies;
+        char *forwarded_header; /* "x-forwarded-for" or "forwarded" (RFC 7239) */
         int threads; /* env BULWARK_THREADS */
         int connection_queue;
         int listen_backlog;

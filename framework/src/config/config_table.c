@@ -13,6 +13,7 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const char *const no_items[] = {NULL};
 static const char *const client_auth_modes[] = {"none", "optional", "required", NULL};
 static const char *const openapi_access[] = {"public", "permission", "off", NULL};
+static const char *const forwarded_headers[] = {"x-forwarded-for", "forwarded", NULL};
 static const char *const default_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 static const char *const default_cors_headers[] = {"Content-Type", "Authorization", "X-Request-Id",
                                                    NULL};
@@ -44,6 +45,8 @@ static const bw_cfg_key keys[] = {
     K_BOOL("server.plain_http",            server.plain_http,                                   false),
     K_BOOL("server.allow_public_http",     server.allow_public_http,                            false),
     K_LIST("server.redirect_listen",       server.redirect_listen,        server.nredirect,     no_items,               4, bw_cfg_check_listen),
+    K_LIST("server.trusted_proxies",       server.trusted_proxies,        server.nproxies,      no_items,               64, bw_cfg_check_cidr),
+    K_STR ("server.forwarded_header",      server.forwarded_header,       NULL,                 "x-forwarded-for",      NULL, forwarded_headers, false),
     K_INT ("server.threads",               server.threads,                "BULWARK_THREADS",    32,                     2, 1024),
     K_INT ("server.connection_queue",      server.connection_queue,       NULL,                 64,                     1, 10000),
     K_INT ("server.listen_backlog",        server.listen_backlog,         NULL,                 128,                    1, 65535),

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bulwark/http.h"
+#include "bulwark/netaddr.h"
 #include "config_internal.h"
 
 /* ---- Small helpers shared by the module ---- */
@@ -207,6 +208,13 @@ int bw_cfg_check_listen(const char *s, size_t len, char *why, size_t whylen)
     bool v6;
     unsigned port;
     return bw_cfg_listen_split(s, len, &host, &hostlen, &v6, &port, why, whylen);
+}
+
+int bw_cfg_check_cidr(const char *s, size_t len, char *why, size_t whylen)
+{
+    bw_cidr c;
+
+    return bw_cidr_parse(s, len, &c, why, whylen);
 }
 
 int bw_cfg_check_origin(const char *s, size_t len, char *why, size_t whylen)

@@ -14,6 +14,7 @@
 #include "bulwark/config.h"
 #include "bulwark/cors.h"
 #include "bulwark/headers.h"
+#include "bulwark/netaddr.h"
 #include "bulwark/query.h"
 #include "bulwark/req.h"
 #include "bulwark/res.h"
@@ -46,7 +47,10 @@ struct bw_req {
     json_t *query_doc;      /* query parameters, coerced (route with a query_schema), or NULL */
     bw_principal principal; /* kind BW_AUTH_NONE and user_id -1: anonymous */
     char id[65];
-    const char *client;
+    const char *client; /* the client's address as text: the peer, or what a trusted proxy said */
+    const char *peer;   /* the TCP peer's address as text */
+    bw_netaddr client_addr;
+    bool client_addr_ok; /* client_addr parsed (always, unless CivetWeb gave no address) */
     void *app_data;
     bw_store *store;
     const struct bw_server *srv; /* for the framework's own routes */
@@ -79,6 +83,8 @@ struct bw_server {
     bw_store *store;
     bw_tls *tls; /* NULL when serving plain HTTP (opt-in) */
     bw_auth *auth;
+    bw_cidr *trusted; /* server.trusted_proxies, parsed */
+    bw_netaddr_proxies proxies;
     struct mg_context *ctx;
     atomic_long inflight;
     int port;

@@ -779,9 +779,79 @@ static void access_log(const bw_ctx *c, long long us)
         BW_LOG_I("duration_ms", us / 1000),
         BW_LOG_I("duration_us", us),
         BW_LOG_S("client", c->req.client),
+        /* The peer only when a trusted proxy named another client. */
+        BW_LOG_S("peer", c->req.peer != c->req.client ? c->req.peer : NULL),
         BW_LOG_S("client_cert", bw_req_client_cert_subject(&c->req)),
     };
     bw_log(BW_LOG_INFO, "http.request", f, sizeof(f) / sizeof(f[0]));
+}
+
+/* Every line of header `name` joined with ", " (RFC 9110 5.3), from the
+ * arena, or NULL when there is none. Every line counts: a proxy that adds
+ * its own line after the client's is the one to believe. */
+static const char *joined_header(bw_ctx *c, const char *name, size_t *len)
+{
+    const struct mg_request_info *ri = c->req.ri;
+    size_t total = 0, n = 0;
+    char *out;
+
+    for (int i = 0; i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, name) == 0) {
+            total += strlen(ri->http_headers[i].value) + 2;
+            n++;
+        }
+    }
+    *len = 0;
+    if (n == 0 || (out = bw_arena_alloc(c->req.arena, total + 1)) == NULL)
+        return NULL;
+    for (int i = 0; i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, name) == 0) {
+            size_t vlen = strlen(ri->http_headers[i].value);
+
+            if (*len > 0) {
+                memcpy(out + *len, ", ", 2);
+                *len += 2;
+            }
+            memcpy(out + *len, ri->http_headers[i].value, vlen);
+            *len += vlen;
+        }
+    }
+    out[*len] = '\0';
+    return out;
+}
+
+/* The client's address: the TCP peer, unless the peer is a trusted proxy
+ * (server.trusted_proxies), whose forwarding header then names it. From any
+ * other peer the headers are ignored, so they cannot pick a rate-limit key. */
+static void resolve_client(bw_ctx *c)
+{
+    const bw_netaddr_proxies *px = &c->srv->proxies;
+    const char *peer = c->req.ri->remote_addr;
+    bw_netaddr peer_addr;
+    char *text;
+
+    c->req.client = c->req.peer = peer;
+    if (bw_netaddr_parse(peer, strlen(peer), &peer_addr) != 0)
+        return;
+    c->req.client_addr = peer_addr;
+    c->req.client_addr_ok = true;
+    if (px->ntrusted == 0 || !bw_cidr_list_contains(px->trusted, px->ntrusted, &peer_addr))
+        return;
+    {
+        size_t xlen = 0, flen = 0;
+        const char *xff =
+            px->header == BW_NETADDR_HEADER_XFF ? joined_header(c, "X-Forwarded-For", &xlen) : NULL;
+        const char *fwd =
+            px->header == BW_NETADDR_HEADER_FORWARDED ? joined_header(c, "Forwarded", &flen) : NULL;
+
+        if (bw_netaddr_client(&peer_addr, px, xff, xlen, fwd, flen, &c->req.client_addr) != 1)
+            return;
+    }
+    text = bw_arena_alloc(c->req.arena, BW_NETADDR_TEXT_SIZE);
+    if (text != NULL && bw_netaddr_format(&c->req.client_addr, text, BW_NETADDR_TEXT_SIZE) > 0)
+        c->req.client = text;
+    else
+        c->req.client_addr = peer_addr;
 }
 
 static void set_request_id(bw_ctx *c)
@@ -826,7 +896,7 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     c->req.conn = conn;
     c->req.ri = mg_get_request_info(conn);
     c->req.method = c->req.ri->request_method;
-    c->req.client = c->req.ri->remote_addr;
+    resolve_client(c);
     c->req.app_data = srv->app->udata;
     c->req.store = srv->store;
     c->req.srv = srv;

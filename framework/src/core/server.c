@@ -254,6 +254,35 @@ static int setup_schemas(bw_server *srv, char *err, size_t errlen)
     return rc;
 }
 
+/* server.trusted_proxies: parsed once (the config already checked them). */
+static int setup_proxies(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+
+    srv->proxies.header = strcmp(cfg->server.forwarded_header, "forwarded") == 0
+                              ? BW_NETADDR_HEADER_FORWARDED
+                              : BW_NETADDR_HEADER_XFF;
+    if (cfg->server.nproxies == 0)
+        return 0;
+    srv->trusted = calloc(cfg->server.nproxies, sizeof(*srv->trusted));
+    if (srv->trusted == NULL) {
+        bw_err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->server.nproxies; i++) {
+        const char *t = cfg->server.trusted_proxies[i];
+        char why[256];
+
+        if (bw_cidr_parse(t, strlen(t), &srv->trusted[i], why, sizeof(why)) != 0) {
+            bw_err_set(err, errlen, "server.trusted_proxies[%zu]: %s", i, why);
+            return -1;
+        }
+    }
+    srv->proxies.trusted = srv->trusted;
+    srv->proxies.ntrusted = cfg->server.nproxies;
+    return 0;
+}
+
 static int setup_cors(bw_server *srv, char *err, size_t errlen)
 {
     const bw_config *cfg = srv->cfg;
@@ -473,6 +502,7 @@ static void server_free(bw_server *srv)
     if (srv->tls != NULL)
         bw_tls_free(srv->tls);
     bw_auth_free(srv->auth);
+    free(srv->trusted);
     for (size_t i = 0; srv->schemas != NULL && i < srv->app->nroutes; i++) {
         bw_schema_free(srv->schemas[i].body);
         bw_schema_free(srv->schemas[i].path);
@@ -585,7 +615,8 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
     if (setup_auth(srv, err, errlen) != 0 || setup_router(srv, err, errlen) != 0 ||
         setup_schemas(srv, err, errlen) != 0 || setup_openapi(srv, err, errlen) != 0 ||
         apply_header_overrides(srv, err, errlen) != 0 || setup_cors(srv, err, errlen) != 0 ||
-        setup_store(srv, err, errlen) != 0 || setup_tls(srv, err, errlen) != 0) {
+        setup_proxies(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0 ||
+        setup_tls(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }
