@@ -58,17 +58,7 @@ static int teardown(void **state)
 static json_t *call(fixture *f, const char *token, const char *method, const char *path,
                     const char *json, long want)
 {
-    bw_resp r;
-    json_t *doc;
-
-    assert_int_equal(bw_http_as(f->srv, token, method, path, json, NULL, &r), 0);
-    if (r.status != want)
-        fprintf(stderr, "%s %s: %ld %s\n", method, path, r.status, r.body);
-    assert_int_equal(r.status, want);
-    doc = r.body_len > 0 ? json_loads(r.body, 0, NULL) : json_object();
-    bw_resp_free(&r);
-    assert_non_null(doc);
-    return doc;
+    return bw_test_call(f->srv, token, method, path, json, want);
 }
 
 static void test_me(void **state)

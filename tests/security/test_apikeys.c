@@ -47,15 +47,11 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    bw_srv_opts o = {0};
 
     if (f == NULL)
         return -1;
     *state = f;
-    if (sodium_init() < 0 || (f->config = bw_test_config_write(CONFIG)) == NULL)
-        return -1;
-    o.config_path = f->config;
-    if ((f->srv = bw_srv_start(&o)) == NULL)
+    if (sodium_init() < 0 || (f->srv = bw_test_srv_start_json(CONFIG, &f->config)) == NULL)
         return -1;
     /* kate owns most keys; olga is demoted and disabled; adam is there to be out of reach. */
     if (bw_test_user_add(f->srv, "kate", PW, "editor") != 0 ||
@@ -68,13 +64,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = -1;
+    int rc;
 
     if (f == NULL)
         return -1;
-    if (f->srv != NULL)
-        rc = bw_srv_stop(f->srv);
-    bw_test_config_free(f->config);
+    rc = bw_test_srv_stop(&f->srv, &f->config);
     for (size_t i = 0; i < f->nkeys; i++) {
         sodium_memzero(f->keys[i], strlen(f->keys[i]));
         free(f->keys[i]);
@@ -367,13 +361,7 @@ static void test_key_scope(void **state)
 
 static void set_owner(fixture *f, const char *const *argv)
 {
-    bw_run_result r;
-
-    run(f, argv, &r);
-    if (r.status != 0)
-        fail_msg("%s %s %s: exit %d: %s", argv[1], argv[2], argv[3] != NULL ? argv[3] : "",
-                 r.status, r.err);
-    bw_run_free(&r);
+    assert_int_equal(bw_test_cli(f->srv, argv, NULL), 0);
 }
 
 static void test_owner_demoted_then_disabled(void **state)
@@ -499,20 +487,15 @@ static void test_key_is_not_a_cookie(void **state)
 {
     fixture *f = *state;
     const char *key = new_key(f, "kate", "cookie", "editor", 0);
-    char cookie[128];
-    const char *const extra[] = {cookie, NULL};
     const char *paths[] = {"/v1/auth/me", "/v1/notes"};
-    int n = snprintf(cookie, sizeof(cookie), "Cookie: __Host-bw_session=%s", key);
 
-    assert_true(n > 0 && (size_t)n < sizeof(cookie));
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         bw_resp r;
 
-        assert_int_equal(bw_http_as(f->srv, NULL, "GET", paths[i], NULL, extra, &r), 0);
+        assert_int_equal(bw_http_as_cookie(f->srv, key, "GET", paths[i], NULL, NULL, &r), 0);
         BW_ASSERT_PROBLEM(&r, 401);
         bw_resp_free(&r);
     }
-    sodium_memzero(cookie, sizeof(cookie));
     /* The same key as a bearer token is fine. */
     assert_me(f, key, "kate", "editor");
 }

@@ -61,15 +61,11 @@ typedef struct fixture {
 static int start(void **state, const char *json)
 {
     fixture *f = calloc(1, sizeof(*f));
-    bw_srv_opts o = {0};
 
     if (f == NULL)
         return -1;
     *state = f;
-    if ((f->config = bw_test_config_write(json)) == NULL)
-        return -1;
-    o.config_path = f->config;
-    if ((f->srv = bw_srv_start(&o)) == NULL)
+    if ((f->srv = bw_test_srv_start_json(json, &f->config)) == NULL)
         return -1;
     if (bw_test_user_add(f->srv, "alice", PW_ALICE, "editor") != 0 ||
         bw_test_user_add(f->srv, "bob", PW_BOB, "viewer") != 0 ||
@@ -92,14 +88,11 @@ static int setup_address(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = -1;
+    int rc;
 
     if (f == NULL)
         return -1;
-    if (f->srv != NULL)
-        rc = bw_srv_stop(f->srv);
-    if (f->config != NULL)
-        bw_test_config_free(f->config);
+    rc = bw_test_srv_stop(&f->srv, &f->config);
     free(f);
     return rc == 0 ? 0 : -1;
 }
@@ -116,29 +109,12 @@ static void sleep_ms(long ms)
 static void login_ex(bw_srv *srv, const char *name, const char *pw, const char *mode,
                      const char *const *extra, bw_resp *r)
 {
-    json_t *o = json_pack("{s:s, s:s}", "username", name, "password", pw);
-    char *text;
-
-    assert_non_null(o);
-    if (mode != NULL)
-        assert_int_equal(json_object_set_new(o, "session", json_string(mode)), 0);
-    text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    assert_non_null(text);
-    assert_int_equal(bw_http_as(srv, NULL, "POST", "/v1/auth/login", text, extra, r), 0);
-    free(text);
+    assert_int_equal(bw_test_login_request(srv, name, pw, mode, extra, r), 0);
 }
 
 static void login(bw_srv *srv, const char *name, const char *pw, bw_resp *r)
 {
     login_ex(srv, name, pw, NULL, NULL, r);
-}
-
-static void want_status(const bw_resp *r, long want, const char *what)
-{
-    if (r->status != want)
-        fail_msg("%s: status %ld, want %ld; body: %s", what, r->status, want,
-                 r->body != NULL ? r->body : "");
 }
 
 /* Retry-After as a whole number of seconds: digits only, sent once. -1 when not. */
@@ -175,7 +151,7 @@ static void assert_no_session(const bw_resp *r)
 
 static void assert_denied(const bw_resp *r, const char *what)
 {
-    want_status(r, 401, what);
+    bw_test_want_status(r, 401, what);
     BW_ASSERT_PROBLEM(r, 401);
     BW_ASSERT_SECURE_HEADERS(r, NULL);
     assert_int_equal(bw_resp_header_count(r, "Retry-After"), 0);
@@ -187,7 +163,7 @@ static long long assert_locked(const bw_resp *r, long long lo, long long hi, con
 {
     long long ra;
 
-    want_status(r, 429, what);
+    bw_test_want_status(r, 429, what);
     BW_ASSERT_PROBLEM(r, 429);
     BW_ASSERT_SECURE_HEADERS(r, NULL);
     assert_no_session(r);
@@ -206,35 +182,20 @@ static void assert_logged_in(bw_srv *srv, const bw_resp *r, const char *name, co
     json_t *doc, *me;
     bw_resp m;
 
-    want_status(r, 200, what);
+    bw_test_want_status(r, 200, what);
     doc = json_loads(r->body, 0, NULL);
     assert_non_null(doc);
     assert_true(json_is_string(json_object_get(doc, "token")));
     assert_int_equal(bw_http_as(srv, json_string_value(json_object_get(doc, "token")), "GET",
                                 "/v1/auth/me", NULL, NULL, &m),
                      0);
-    want_status(&m, 200, "GET /v1/auth/me with the new token");
+    bw_test_want_status(&m, 200, "GET /v1/auth/me with the new token");
     me = json_loads(m.body, 0, NULL);
     assert_non_null(me);
     assert_string_equal(json_string_value(json_object_get(me, "username")), name);
     json_decref(me);
     json_decref(doc);
     bw_resp_free(&m);
-}
-
-/* The body with request_id removed, keys sorted (caller frees). */
-static char *body_sans_id(const bw_resp *r)
-{
-    json_t *doc = json_loads(r->body, 0, NULL);
-    char *s;
-
-    assert_non_null(doc);
-    assert_true(json_is_string(json_object_get(doc, "request_id")));
-    assert_int_equal(json_object_del(doc, "request_id"), 0);
-    s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
-    assert_non_null(s);
-    return s;
 }
 
 /* ---- per account name --------------------------------------------------------------------- */
@@ -346,7 +307,7 @@ static void test_unknown_names_lock_alike(void **state)
                 long long t1 = (long long)time(NULL);
                 assert_locked(&r, BASE_DELAY_S - (t1 - t0), BASE_DELAY_S, names[n]);
             }
-            body = body_sans_id(&r);
+            body = bw_test_body_sans_request_id(&r);
             bw_resp_free(&r);
             if (n == 0) {
                 ref[step] = body;

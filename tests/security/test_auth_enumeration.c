@@ -9,7 +9,6 @@
  * about 55 times; address.max_failures 1000000), and memlimit_kib at its minimum keeps
  * Argon2id fast.
  */
-#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,42 +49,31 @@ static int setup(void **state)
 {
     const char *const disable[] = {"user", "disable", "dora", NULL};
     fixture *f = calloc(1, sizeof(*f));
-    bw_srv_opts o = {0};
-    bw_run_result res;
-    int status;
 
     if (f == NULL)
         return -1;
     *state = f;
-    if ((f->config = bw_test_config_write(CONFIG)) == NULL)
-        return -1;
-    o.config_path = f->config;
-    if ((f->srv = bw_srv_start(&o)) == NULL)
+    if ((f->srv = bw_test_srv_start_json(CONFIG, &f->config)) == NULL)
         return -1;
     for (int i = 0; i < NKNOWN; i++) {
         if (bw_test_user_add(f->srv, KNOWN[i], PW_KNOWN, "viewer") != 0)
             return -1;
     }
     if (bw_test_user_add(f->srv, "dora", PW_DISABLED, "viewer") != 0 ||
-        bw_srv_run(f->srv, disable, NULL, &res) != 0)
+        bw_test_cli(f->srv, disable, NULL) != 0)
         return -1;
-    status = res.status;
-    bw_run_free(&res);
-    return status == 0 ? 0 : -1;
+    return 0;
 }
 
 /* Stops the server and fails unless it exited 0 (a sanitizer report, a crash or a hang). */
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = -1;
+    int rc;
 
     if (f == NULL)
         return -1;
-    if (f->srv != NULL)
-        rc = bw_srv_stop(f->srv);
-    if (f->config != NULL)
-        bw_test_config_free(f->config);
+    rc = bw_test_srv_stop(&f->srv, &f->config);
     free(f);
     return rc == 0 ? 0 : -1;
 }
@@ -101,25 +89,10 @@ static double now_ms(void)
 /* POST /v1/auth/login in bearer mode; returns the wall time of the exchange in ms. */
 static double login(bw_srv *srv, const char *name, const char *pw, bw_resp *r)
 {
-    json_t *o = json_pack("{s:s, s:s}", "username", name, "password", pw);
-    char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    double t0, t1;
+    double t0 = now_ms();
 
-    json_decref(o);
-    assert_non_null(text);
-    t0 = now_ms();
-    assert_int_equal(bw_http_as(srv, NULL, "POST", "/v1/auth/login", text, NULL, r), 0);
-    t1 = now_ms();
-    free(text);
-    return t1 - t0;
-}
-
-/* cmocka prints integers in hex: say which answer it was, in decimal, with its body. */
-static void want_status(const bw_resp *r, long want, const char *what)
-{
-    if (r->status != want)
-        fail_msg("%s: status %ld, want %ld; body: %s", what, r->status, want,
-                 r->body != NULL ? r->body : "");
+    assert_int_equal(bw_test_login_request(srv, name, pw, NULL, NULL, r), 0);
+    return now_ms() - t0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -139,17 +112,9 @@ static int cmp_double(const void *a, const void *b)
  * and Date aside), one per line, sorted. Caller frees. */
 static char *signature(const bw_resp *r)
 {
-    json_t *doc = json_loads(r->body, 0, NULL);
-    char **lines;
-    char *body, *out;
+    char *body = bw_test_body_sans_request_id(r);
+    char **lines, *out;
     size_t len, cap;
-
-    assert_non_null(doc);
-    assert_true(json_is_string(json_object_get(doc, "request_id")));
-    assert_int_equal(json_object_del(doc, "request_id"), 0);
-    body = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
-    assert_non_null(body);
 
     lines = calloc(r->nheaders > 0 ? r->nheaders : 1, sizeof(*lines));
     assert_non_null(lines);
@@ -302,18 +267,18 @@ static void test_disabled_user_alike(void **state)
     bool same;
 
     (void)login(f->srv, KNOWN[0], "wrong password 99999", &r);
-    want_status(&r, 401, "a known user's wrong password");
+    bw_test_want_status(&r, 401, "a known user's wrong password");
     BW_ASSERT_PROBLEM(&r, 401);
     BW_ASSERT_SECURE_HEADERS(&r, NULL);
     assert_true(same_as(&ref, &r, "a wrong password"));
     bw_resp_free(&r);
 
     (void)login(f->srv, "dora", PW_DISABLED, &r);
-    want_status(&r, 401, "a disabled user's correct password");
+    bw_test_want_status(&r, 401, "a disabled user's correct password");
     same = same_as(&ref, &r, "a disabled user's correct password");
     bw_resp_free(&r);
     (void)login(f->srv, "dora", "wrong password 99999", &r);
-    want_status(&r, 401, "a disabled user's wrong password");
+    bw_test_want_status(&r, 401, "a disabled user's wrong password");
     same = same_as(&ref, &r, "a disabled user's wrong password") && same;
     bw_resp_free(&r);
     free(ref);
@@ -321,7 +286,7 @@ static void test_disabled_user_alike(void **state)
 
     /* Control: the same password works for an enabled user. */
     (void)login(f->srv, KNOWN[1], PW_KNOWN, &r);
-    want_status(&r, 200, "an enabled user's correct password");
+    bw_test_want_status(&r, 200, "an enabled user's correct password");
     bw_resp_free(&r);
 }
 

@@ -13,14 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cmocka.h>
 
 #include "auth_client.h"
 #include "harness.h"
 
-#define TOKEN_LEN 43
+#define TOKEN_LEN BW_TEST_TOKEN_LEN
 
 static const char *const PW = "correct horse battery staple";
 static const char *const CONFIG = "{\"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
@@ -40,74 +39,20 @@ typedef struct fixture {
     char origin[96]; /* "Origin: https://127.0.0.1:<port>": the Host curl sends, as https */
 } fixture;
 
-/* Copies the value of the Set-Cookie that sets name into out; fails unless exactly one. */
-static void set_cookie_value(const bw_resp *r, const char *name, char out[TOKEN_LEN + 1])
-{
-    size_t nlen = strlen(name);
-    int found = 0;
-
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const char *v = r->headers[i].value;
-        size_t len;
-
-        if (strcasecmp(r->headers[i].name, "Set-Cookie") != 0 || strncmp(v, name, nlen) != 0 ||
-            v[nlen] != '=')
-            continue;
-        len = strcspn(v + nlen + 1, ";");
-        assert_int_equal(len, TOKEN_LEN);
-        memcpy(out, v + nlen + 1, TOKEN_LEN);
-        out[TOKEN_LEN] = '\0';
-        found++;
-    }
-    assert_int_equal(found, 1);
-}
-
 static int cookie_login(bw_srv *srv, const char *user, csession *s)
 {
-    char body[256], cookie_csrf[TOKEN_LEN + 1];
-    int n = snprintf(body, sizeof(body),
-                     "{\"username\":\"%s\",\"password\":\"%s\",\"session\":\"cookie\"}", user, PW);
-    const char *v;
-    json_t *doc;
-    bw_resp r;
-
-    if (n < 0 || (size_t)n >= sizeof(body) ||
-        bw_http_as(srv, NULL, "POST", "/v1/auth/login", body, NULL, &r) != 0)
-        return -1;
-    if (r.status != 200) {
-        fprintf(stderr, "cookie login of %s: %ld %s\n", user, r.status, r.body);
-        bw_resp_free(&r);
-        return -1;
-    }
-    set_cookie_value(&r, "__Host-bw_session", s->token);
-    set_cookie_value(&r, "__Host-bw_csrf", cookie_csrf);
-    doc = json_loads(r.body, 0, NULL);
-    bw_resp_free(&r);
-    v = json_string_value(json_object_get(doc, "csrf_token"));
-    /* The answer and the readable cookie carry the same token. */
-    n = v != NULL && strlen(v) == TOKEN_LEN && strcmp(v, cookie_csrf) == 0 ? 0 : -1;
-    if (n == 0)
-        memcpy(s->csrf, v, TOKEN_LEN + 1);
-    json_decref(doc);
-    return n;
+    return bw_test_cookie_login(srv, user, PW, NULL, s->token, s->csrf);
 }
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    int n;
 
     if (f == NULL)
         return -1;
     *state = f;
-    if ((f->cfg = bw_test_config_write(CONFIG)) == NULL)
-        return -1;
-    bw_srv_opts o = {.config_path = f->cfg};
-    if ((f->srv = bw_srv_start(&o)) == NULL)
-        return -1;
-    n = snprintf(f->origin, sizeof(f->origin), "Origin: https://127.0.0.1:%u",
-                 (unsigned)bw_srv_port(f->srv));
-    if (n < 0 || (size_t)n >= sizeof(f->origin))
+    if ((f->srv = bw_test_srv_start_json(CONFIG, &f->cfg)) == NULL ||
+        bw_test_origin(f->srv, f->origin, sizeof(f->origin)) != 0)
         return -1;
     if (bw_test_user_add(f->srv, "erin", PW, "editor") != 0 ||
         bw_test_user_add(f->srv, "frank", PW, "editor") != 0 ||
@@ -122,44 +67,23 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = -1;
+    int rc;
 
     if (f == NULL)
         return -1;
-    if (f->srv != NULL)
-        rc = bw_srv_stop(f->srv);
-    bw_test_config_free(f->cfg);
+    rc = bw_test_srv_stop(&f->srv, &f->cfg);
     free(f->bearer);
     free(f);
     return rc == 0 ? 0 : -1;
 }
 
-static void session_cookie(char *buf, size_t cap, const csession *s)
-{
-    int n = snprintf(buf, cap, "Cookie: __Host-bw_session=%s", s->token);
-
-    assert_true(n > 0 && (size_t)n < cap);
-}
-
-/* A request with s's session cookie (cookie NULL) or the Cookie line given, plus extra. */
+/* A request with the session cookie value given (NULL: s's session token), plus extra. */
 static void send_cookie(fixture *f, const csession *s, const char *cookie, const char *method,
                         const char *path, const char *json, const char *const *extra, bw_resp *r)
 {
-    const char *headers[12];
-    char ck[128];
-    size_t n = 0;
-
-    if (cookie == NULL) {
-        session_cookie(ck, sizeof(ck), s);
-        cookie = ck;
-    }
-    headers[n++] = cookie;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
-        assert_true(n + 1 < sizeof(headers) / sizeof(headers[0]));
-        headers[n++] = extra[i];
-    }
-    headers[n] = NULL;
-    assert_int_equal(bw_http_as(f->srv, NULL, method, path, json, headers, r), 0);
+    assert_int_equal(
+        bw_http_as_cookie(f->srv, cookie != NULL ? cookie : s->token, method, path, json, extra, r),
+        0);
 }
 
 static long status_cookie(fixture *f, const csession *s, const char *method, const char *path,
@@ -225,7 +149,7 @@ static void test_unsafe_request_matrix(void **state)
     const char *same = "Sec-Fetch-Site: same-origin";
     const struct {
         const char *name;
-        const char *cookie; /* NULL: erin's session cookie */
+        const char *cookie; /* the session cookie's value; NULL: erin's session token */
         const char *h[4];
         long want;
     } cases[] = {
@@ -273,9 +197,9 @@ static void test_unsafe_request_matrix(void **state)
     header_line(tok_session, sizeof(tok_session), "X-CSRF-Token", f->erin.token);
     assert_true(snprintf(tok_short, sizeof(tok_short), "X-CSRF-Token: %.*s", TOKEN_LEN - 1,
                          f->erin.csrf) > 0);
-    assert_true(snprintf(cookie_csrf_only, sizeof(cookie_csrf_only),
-                         "Cookie: __Host-bw_session=%s; __Host-bw_csrf=%s", f->erin.token,
-                         f->erin.csrf) > 0);
+    /* The value and a second cookie: "Cookie: __Host-bw_session=<token>; __Host-bw_csrf=<csrf>". */
+    assert_true(snprintf(cookie_csrf_only, sizeof(cookie_csrf_only), "%s; __Host-bw_csrf=%s",
+                         f->erin.token, f->erin.csrf) > 0);
     /* The three sessions are distinct, so are their CSRF tokens. */
     assert_string_not_equal(f->erin.csrf, f->erin2.csrf);
     assert_string_not_equal(f->erin.csrf, f->frank.csrf);
@@ -389,7 +313,7 @@ static void test_bearer_needs_no_csrf(void **state)
     assert_int_equal(erin_notes(f), before + 1);
     /* The bearer token wins over a cookie sent alongside: no CSRF rule, and the note is the
      * bearer's. */
-    session_cookie(ck, sizeof(ck), &f->frank);
+    assert_int_equal(bw_test_session_cookie(ck, sizeof(ck), f->frank.token), 0);
     assert_int_equal(bw_http_as(f->srv, f->bearer, "POST", "/v1/notes", NOTE, frank_cookie, &r), 0);
     assert_int_equal(r.status, 201);
     bw_resp_free(&r);

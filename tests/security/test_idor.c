@@ -49,17 +49,7 @@ static const char ALICE_BODY[] = "alice body 0";
 static json_t *call(fixture *f, const char *token, const char *method, const char *path,
                     const char *json, long want)
 {
-    bw_resp r;
-    json_t *doc;
-
-    assert_int_equal(bw_http_as(f->srv, token, method, path, json, NULL, &r), 0);
-    if (r.status != want)
-        print_error("%s %s: got %ld, want %ld: %s\n", method, path, r.status, want, r.body);
-    assert_int_equal(r.status, want);
-    doc = r.body_len > 0 ? json_loadb(r.body, r.body_len, 0, NULL) : json_object();
-    bw_resp_free(&r);
-    assert_non_null(doc);
-    return doc;
+    return bw_test_call(f->srv, token, method, path, json, want);
 }
 
 static void expect(fixture *f, const char *token, const char *method, const char *path,
@@ -101,16 +91,12 @@ static void create_note(fixture *f, const char *token, const char *title, const 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    bw_srv_opts o = {0};
     char title[32], body[32];
 
     if (f == NULL)
         return -1;
     *state = f;
-    if ((f->config = bw_test_config_write(CONFIG)) == NULL)
-        return -1;
-    o.config_path = f->config;
-    if ((f->srv = bw_srv_start(&o)) == NULL)
+    if ((f->srv = bw_test_srv_start_json(CONFIG, &f->config)) == NULL)
         return -1;
     if (bw_test_user_add(f->srv, "alice", PW, "editor") != 0 ||
         bw_test_user_add(f->srv, "bob", PW, "editor") != 0 ||
@@ -140,13 +126,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = -1;
+    int rc;
 
     if (f == NULL)
         return -1;
-    if (f->srv != NULL)
-        rc = bw_srv_stop(f->srv);
-    bw_test_config_free(f->config);
+    rc = bw_test_srv_stop(&f->srv, &f->config);
     free(f->alice);
     free(f->bob);
     free(f->vera);
@@ -177,17 +161,6 @@ static void note_path(const char *id, char *buf, size_t cap)
     assert_true(n > 0 && (size_t)n < cap);
 }
 
-/* The response body as JSON without its per-request "request_id"; the caller decrefs. */
-static json_t *body_sans_request_id(const bw_resp *r)
-{
-    json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
-
-    assert_non_null(doc);
-    assert_true(json_is_string(json_object_get(doc, "request_id")));
-    assert_int_equal(json_object_del(doc, "request_id"), 0);
-    return doc;
-}
-
 /* method on path as token must answer exactly what it answers on a note that does not exist:
  * same status, same content type, same body apart from the request id. */
 static void assert_same_as_missing(fixture *f, const char *token, const char *method,
@@ -195,7 +168,7 @@ static void assert_same_as_missing(fixture *f, const char *token, const char *me
 {
     char missing[NOTE_ID_LEN + 1], other[64];
     bw_resp a, b;
-    json_t *ja, *jb;
+    char *ja, *jb;
 
     random_id(missing);
     note_path(missing, other, sizeof(other));
@@ -209,13 +182,11 @@ static void assert_same_as_missing(fixture *f, const char *token, const char *me
     BW_ASSERT_PROBLEM(&a, want);
     BW_ASSERT_SECURE_HEADERS(&a, NULL);
     assert_string_equal(bw_resp_header(&a, "Content-Type"), bw_resp_header(&b, "Content-Type"));
-    ja = body_sans_request_id(&a);
-    jb = body_sans_request_id(&b);
-    if (!json_equal(ja, jb))
-        print_error("bodies differ:\n%s\n%s\n", a.body, b.body);
-    assert_true(json_equal(ja, jb));
-    json_decref(ja);
-    json_decref(jb);
+    ja = bw_test_body_sans_request_id(&a);
+    jb = bw_test_body_sans_request_id(&b);
+    assert_string_equal(ja, jb);
+    free(ja);
+    free(jb);
     bw_resp_free(&a);
     bw_resp_free(&b);
 }

@@ -64,9 +64,8 @@ static long peak_kib(bw_srv *srv)
 static void test_flood_is_shed(void **state)
 {
     (void)state;
-    char *cfg = bw_test_config_write(config);
-    bw_srv_opts o = {.config_path = cfg};
-    bw_srv *srv = bw_srv_start(&o);
+    char *cfg = NULL;
+    bw_srv *srv = bw_test_srv_start_json(config, &cfg);
     pthread_t th[FLOOD];
     shot shots[FLOOD];
     int ok = 0, shed = 0;
@@ -107,8 +106,7 @@ static void test_flood_is_shed(void **state)
      * slack covers allocator and TLS buffers, and stays far below what no gate would cost. */
     assert_true(after - before < 19456 * 4);
     assert_true(bw_srv_alive(srv));
-    assert_int_equal(bw_srv_stop(srv), 0);
-    bw_test_config_free(cfg);
+    assert_int_equal(bw_test_srv_stop(&srv, &cfg), 0);
 }
 
 int main(void)

@@ -20,7 +20,7 @@
 #include "auth_client.h"
 #include "harness.h"
 
-#define TOKEN_LEN 43 /* 256 bits in base64url without padding */
+#define TOKEN_LEN BW_TEST_TOKEN_LEN
 
 static const char *const PW = "correct horse battery staple";
 static const char *const PW2 = "another horse battery staple";
@@ -65,22 +65,8 @@ static int setup(void **state)
     if (f == NULL)
         return -1;
     *state = f;
-    f->cfg = bw_test_config_write(CONFIG);
-    if (f->cfg == NULL)
-        return -1;
-    bw_srv_opts o = {.config_path = f->cfg};
-    f->srv = bw_srv_start(&o);
+    f->srv = bw_test_srv_start_json(CONFIG, &f->cfg);
     return f->srv != NULL ? 0 : -1;
-}
-
-static int stop(bw_srv **srv)
-{
-    int rc = 0;
-
-    if (*srv != NULL)
-        rc = bw_srv_stop(*srv);
-    *srv = NULL;
-    return rc;
 }
 
 static int teardown(void **state)
@@ -90,13 +76,10 @@ static int teardown(void **state)
 
     if (f == NULL)
         return -1;
-    rc = stop(&f->srv);
+    rc = bw_test_srv_stop(&f->srv, &f->cfg);
     /* A leftover expiry server means its test failed already; still stop it. */
-    (void)stop(&f->srv_idle);
-    (void)stop(&f->srv_abs);
-    bw_test_config_free(f->cfg);
-    bw_test_config_free(f->cfg_idle);
-    bw_test_config_free(f->cfg_abs);
+    (void)bw_test_srv_stop(&f->srv_idle, &f->cfg_idle);
+    (void)bw_test_srv_stop(&f->srv_abs, &f->cfg_abs);
     free(f);
     return rc == 0 ? 0 : -1;
 }
@@ -121,36 +104,16 @@ static char *login(bw_srv *srv, const char *name, const char *pw)
 
 static void cookie_header(char *buf, size_t cap, const char *tok)
 {
-    int n = snprintf(buf, cap, "Cookie: %s=%s", SESSION_COOKIE, tok);
-
-    assert_true(n > 0 && (size_t)n < cap);
-}
-
-static void origin_header(bw_srv *srv, char *buf, size_t cap)
-{
-    int n = snprintf(buf, cap, "Origin: https://127.0.0.1:%u", (unsigned)bw_srv_port(srv));
-
-    assert_true(n > 0 && (size_t)n < cap);
+    assert_int_equal(bw_test_session_cookie(buf, cap, tok), 0);
 }
 
 /* A request carrying tok as a bearer token (via_cookie false) or as the session cookie. */
 static void send_as(bw_srv *srv, const char *tok, bool via_cookie, const char *method,
                     const char *path, const char *json, const char *const *extra, bw_resp *r)
 {
-    const char *headers[12];
-    char ck[128];
-    size_t n = 0;
-
-    if (via_cookie) {
-        cookie_header(ck, sizeof(ck), tok);
-        headers[n++] = ck;
-    }
-    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
-        assert_true(n + 1 < sizeof(headers) / sizeof(headers[0]));
-        headers[n++] = extra[i];
-    }
-    headers[n] = NULL;
-    assert_int_equal(bw_http_as(srv, via_cookie ? NULL : tok, method, path, json, headers, r), 0);
+    assert_int_equal(via_cookie ? bw_http_as_cookie(srv, tok, method, path, json, extra, r)
+                                : bw_http_as(srv, tok, method, path, json, extra, r),
+                     0);
 }
 
 static long status_as(bw_srv *srv, const char *tok, bool via_cookie, const char *method,
@@ -272,59 +235,22 @@ static void find_cookie(const bw_resp *r, const char *name, cookie *out)
         fail_msg("%d Set-Cookie headers for %s, want 1", found, name);
 }
 
-static void login_body(char *buf, size_t cap, const char *user, const char *pw, const char *mode)
-{
-    int n = snprintf(buf, cap, "{\"username\":\"%s\",\"password\":\"%s\",\"session\":\"%s\"}", user,
-                     pw, mode);
-
-    assert_true(n > 0 && (size_t)n < cap);
-}
-
+/* A login in mode ("bearer" or "cookie") sending extra; it must succeed. */
 static void login_request(bw_srv *srv, const char *user, const char *pw, const char *mode,
                           const char *const *extra, bw_resp *r)
 {
-    char body[256];
-
-    login_body(body, sizeof(body), user, pw, mode);
-    assert_int_equal(bw_http_as(srv, NULL, "POST", "/v1/auth/login", body, extra, r), 0);
+    assert_int_equal(bw_test_login_request(srv, user, pw, mode, extra, r), 0);
     if (r->status != 200)
         fail_msg("%s login of %s: %ld %s", mode, user, r->status, r->body);
 }
 
-/* Cookie-mode login (sending extra, e.g. a planted cookie). Copies the session token from its
- * Set-Cookie into tok and the CSRF token from the answer into csrf (either may be NULL). */
+/* Cookie-mode login (sending extra, e.g. a planted cookie): the session token into tok and the
+ * CSRF token into csrf (either may be NULL). */
 static void cookie_login(bw_srv *srv, const char *user, const char *const *extra,
                          char tok[TOKEN_LEN + 1], char csrf[TOKEN_LEN + 1])
 {
-    bw_resp r;
-    cookie c;
-    json_t *doc;
-
-    login_request(srv, user, PW, "cookie", extra, &r);
-    find_cookie(&r, SESSION_COOKIE, &c);
-    assert_int_equal(strlen(c.value), TOKEN_LEN);
-    if (tok != NULL)
-        memcpy(tok, c.value, TOKEN_LEN + 1);
-    doc = json_loads(r.body, 0, NULL);
-    assert_non_null(doc);
-    if (csrf != NULL) {
-        const char *v = json_string_value(json_object_get(doc, "csrf_token"));
-        assert_non_null(v);
-        assert_int_equal(strlen(v), TOKEN_LEN);
-        memcpy(csrf, v, TOKEN_LEN + 1);
-    }
-    json_decref(doc);
-    bw_resp_free(&r);
-}
-
-static void run_cli(bw_srv *srv, const char *const *argv, const char *input)
-{
-    bw_run_result res;
-
-    assert_int_equal(bw_srv_run(srv, argv, input, &res), 0);
-    if (res.status != 0)
-        fail_msg("notes %s %s: exit %d: %s", argv[0], argv[1], res.status, res.err);
-    bw_run_free(&res);
+    if (bw_test_cookie_login(srv, user, PW, extra, tok, csrf) != 0)
+        fail_msg("cookie login of %s", user);
 }
 
 static double wall_now(void)
@@ -351,7 +277,7 @@ static void test_planted_token_never_adopted(void **state)
     fixture *f = *state;
     char planted[128], tok[TOKEN_LEN + 1], victim[TOKEN_LEN + 1];
     const char *with_planted[] = {planted, NULL};
-    char bearer_planted[128], origin[96], csrf_hdr[128], mcsrf[TOKEN_LEN + 1], body[256];
+    char bearer_planted[128], origin[96], csrf_hdr[128], mcsrf[TOKEN_LEN + 1];
     const char *with_bearer[] = {bearer_planted, NULL};
     const char *with_planted_csrf[] = {planted, origin, csrf_hdr, NULL};
     char *t1, *t2;
@@ -401,14 +327,14 @@ static void test_planted_token_never_adopted(void **state)
      * other: without it, 403 and nobody is logged in. */
     cookie_login(f->srv, "fix_mallory", NULL, tok, mcsrf);
     cookie_header(planted, sizeof(planted), tok);
-    login_body(body, sizeof(body), "fix_victim", PW, "cookie");
-    assert_int_equal(bw_http_as(f->srv, NULL, "POST", "/v1/auth/login", body, with_planted, &r), 0);
+    assert_int_equal(bw_test_login_request(f->srv, "fix_victim", PW, "cookie", with_planted, &r),
+                     0);
     BW_ASSERT_REFUSED(&r, 403);
     assert_int_equal(bw_resp_header_count(&r, "Set-Cookie"), 0);
     bw_resp_free(&r);
     /* With the headers our own page sends (its Origin, the CSRF cookie it can read), the
      * victim's login gets a new token, and the attacker's stays the attacker's (no upgrade). */
-    origin_header(f->srv, origin, sizeof(origin));
+    assert_int_equal(bw_test_origin(f->srv, origin, sizeof(origin)), 0);
     assert_true(snprintf(csrf_hdr, sizeof(csrf_hdr), "X-CSRF-Token: %s", mcsrf) > 0);
     cookie_login(f->srv, "fix_victim", with_planted_csrf, victim, NULL);
     assert_string_not_equal(victim, tok);
@@ -446,7 +372,7 @@ static void test_privilege_change_ends_sessions(void **state)
     assert_int_equal(me(f->srv, ck, true), 200);
 
     /* A role change (here a demotion) ends every session of that user, bearer and cookie. */
-    run_cli(f->srv, set_roles, NULL);
+    assert_int_equal(bw_test_cli(f->srv, set_roles, NULL), 0);
     assert_int_equal(me(f->srv, t1, false), 401);
     assert_int_equal(status_as(f->srv, t1, false, "GET", "/v1/notes", NULL, NULL), 401);
     assert_int_equal(me(f->srv, ck, true), 401);
@@ -464,7 +390,7 @@ static void test_privilege_change_ends_sessions(void **state)
 
     /* A password change ends them too; the old password is gone. */
     assert_true(snprintf(input, sizeof(input), "%s\n", PW2) > 0);
-    run_cli(f->srv, set_pw, input);
+    assert_int_equal(bw_test_cli(f->srv, set_pw, input), 0);
     assert_int_equal(me(f->srv, t2, false), 401);
     assert_int_equal(bw_test_login(f->srv, "priv_gina", PW, &t3, &st), -1);
     assert_int_equal(st, 401);
@@ -550,17 +476,6 @@ static void test_logout_all(void **state)
 
 /* --- expiry -------------------------------------------------------------------------------- */
 
-static bw_srv *start_with(const char *cfg)
-{
-    bw_srv_opts o = {.config_path = cfg};
-    bw_srv *srv;
-
-    assert_non_null(cfg);
-    srv = bw_srv_start(&o);
-    assert_non_null(srv);
-    return srv;
-}
-
 /* Times are whole Unix seconds on the server. With L the wall time just before the login on
  * the absolute-expiry server, created_at >= floor(L), so a request that ends by L + 2.5 s is
  * inside the 4 s lifetime with a margin; one that starts 6 s after the login answer is past
@@ -574,10 +489,10 @@ static void test_idle_and_absolute_expiry(void **state)
     int valid_checks = 0;
     bool b_dead = false;
 
-    f->cfg_idle = bw_test_config_write(CONFIG_IDLE);
-    f->cfg_abs = bw_test_config_write(CONFIG_ABSOLUTE);
-    f->srv_idle = start_with(f->cfg_idle);
-    f->srv_abs = start_with(f->cfg_abs);
+    f->srv_idle = bw_test_srv_start_json(CONFIG_IDLE, &f->cfg_idle);
+    assert_non_null(f->srv_idle);
+    f->srv_abs = bw_test_srv_start_json(CONFIG_ABSOLUTE, &f->cfg_abs);
+    assert_non_null(f->srv_abs);
     add_user(f->srv_idle, "ttl_ivy", "viewer");
     add_user(f->srv_abs, "ttl_ivy", "viewer");
 
@@ -633,8 +548,8 @@ static void test_idle_and_absolute_expiry(void **state)
     fresh = login(f->srv_abs, "ttl_ivy", PW);
     assert_me_is(f->srv_abs, fresh, false, "ttl_ivy");
 
-    assert_int_equal(stop(&f->srv_idle), 0);
-    assert_int_equal(stop(&f->srv_abs), 0);
+    assert_int_equal(bw_test_srv_stop(&f->srv_idle, &f->cfg_idle), 0);
+    assert_int_equal(bw_test_srv_stop(&f->srv_abs, &f->cfg_abs), 0);
     free(tb);
     free(idle);
     free(busy);
@@ -694,7 +609,7 @@ static void test_cookie_attributes(void **state)
     bw_resp_free(&r);
 
     /* Logout clears both, with the attributes a browser needs to match them. */
-    origin_header(f->srv, origin, sizeof(origin));
+    assert_int_equal(bw_test_origin(f->srv, origin, sizeof(origin)), 0);
     assert_true(snprintf(csrf_hdr, sizeof(csrf_hdr), "X-CSRF-Token: %s", c.value) > 0);
     send_as(f->srv, tok, true, "POST", "/v1/auth/logout", NULL, csrf_headers, &r);
     assert_int_equal(r.status, 204);

@@ -16,9 +16,9 @@
 #include <sodium.h>
 
 #include "bulwark/apikey.h"
-#include "bulwark/migrate.h"
 #include "bulwark/store.h"
 #include "harness.h"
+#include "temp_store.h"
 
 #define SECRET_OFF 20
 #define SECRET_LEN 43
@@ -54,28 +54,10 @@ void randombytes_buf(void *const buf, const size_t size)
 /* --- fixture ---------------------------------------------------------------------------------- */
 
 typedef struct {
-    char *dir;
-    char path[512];
-    bw_store *store;
-    sqlite3 *db;
+    bw_temp_store ts;
     unsigned char key[BW_APIKEY_KEY_BYTES];
     long long alice, bob;
 } fixture;
-
-static long long add_user(sqlite3 *db, const char *name)
-{
-    sqlite3_stmt *st = NULL;
-
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "INSERT INTO users (username, created_at)"
-                                        " VALUES (?1, '2024-01-31T12:00:00.000Z')",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
-    return sqlite3_last_insert_rowid(db);
-}
 
 static int teardown(void **state)
 {
@@ -83,61 +65,28 @@ static int teardown(void **state)
 
     if (f == NULL)
         return 0;
-    bw_store_close(f->store);
-    if (f->dir != NULL) {
-        (void)bw_rm_rf(f->dir);
-        free(f->dir);
-    }
+    bw_temp_store_close(&f->ts);
     free(f);
     return 0;
 }
 
-/* Opens the store of f in a fresh temp dir; with_schema applies migrations/. */
-static int open_store(fixture *f, bool with_schema)
-{
-    bw_migration *list = NULL;
-    char err[256] = "";
-    size_t n = 0;
-    int rc = -1;
-
-    if (sodium_init() < 0)
-        return -1;
-    forced_id_draws = 0;
-    randombytes_buf(f->key, sizeof(f->key));
-    f->dir = bw_tmpdir_create();
-    if (f->dir == NULL)
-        return -1;
-    if ((size_t)snprintf(f->path, sizeof(f->path), "%s/app.db", f->dir) >= sizeof(f->path) ||
-        bw_store_open(f->path, 1000, &f->store, err, sizeof(err)) != 0 ||
-        (f->db = bw_store_conn(f->store)) == NULL) {
-        print_error("store: %s\n", err);
-        return -1;
-    }
-    if (!with_schema)
-        return 0;
-    if (bw_migrate_load_dir(BW_SOURCE_DIR "/migrations", &list, &n, err, sizeof(err)) == 0)
-        rc = bw_migrate_apply(f->db, list, n, NULL, err, sizeof(err));
-    bw_migrate_free_list(list, n);
-    if (rc != 0) {
-        print_error("migrations: %s\n", err);
-        return -1;
-    }
-    f->alice = add_user(f->db, "alice");
-    f->bob = add_user(f->db, "bob");
-    return 0;
-}
-
+/* A fresh store in a temp dir and a fresh key; with_schema applies migrations/ and adds alice
+ * and bob. */
 static int open_fixture(void **state, bool with_schema)
 {
     fixture *f = calloc(1, sizeof(*f));
 
-    if (f == NULL)
-        return -1;
     *state = f;
-    if (open_store(f, with_schema) != 0) {
-        (void)teardown(state);
+    if (f == NULL || sodium_init() < 0 || bw_temp_store_open(&f->ts, with_schema) != 0) {
+        free(f);
         *state = NULL;
         return -1;
+    }
+    forced_id_draws = 0;
+    randombytes_buf(f->key, sizeof(f->key));
+    if (with_schema) {
+        f->alice = bw_temp_store_add_user(f->ts.db, "alice");
+        f->bob = bw_temp_store_add_user(f->ts.db, "bob");
     }
     return 0;
 }
@@ -159,8 +108,8 @@ static void create_ok(fixture *f, long long user_id, const char *name, const cha
                       bw_apikey_info *info)
 {
     char err[256] = "";
-    int rc = bw_apikey_create(f->db, f->key, user_id, name, roles, expires_at, now, out, info, err,
-                              sizeof(err));
+    int rc = bw_apikey_create(f->ts.db, f->key, user_id, name, roles, expires_at, now, out, info,
+                              err, sizeof(err));
 
     if (rc != 0)
         fail_msg("bw_apikey_create(%s) = %d: %s", name, rc, err);
@@ -168,7 +117,7 @@ static void create_ok(fixture *f, long long user_id, const char *name, const cha
 
 static int verify(fixture *f, const char *text, long long now)
 {
-    return bw_apikey_verify(f->db, f->key, text, strlen(text), now, NULL);
+    return bw_apikey_verify(f->ts.db, f->key, text, strlen(text), now, NULL);
 }
 
 /* A column of one key row, as an integer (NULL reads as -1). */
@@ -187,16 +136,16 @@ static long long key_column(sqlite3 *db, const char *sql, const char *id)
 
 static long long last_used(fixture *f, const char *id)
 {
-    return key_column(f->db, "SELECT last_used_at FROM api_keys WHERE id = ?1", id);
+    return key_column(f->ts.db, "SELECT last_used_at FROM api_keys WHERE id = ?1", id);
 }
 
 static void stored_hash(fixture *f, const char *id, unsigned char out[32])
 {
     sqlite3_stmt *st = NULL;
 
-    assert_int_equal(
-        sqlite3_prepare_v2(f->db, "SELECT secret_hash FROM api_keys WHERE id = ?1", -1, &st, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(f->ts.db, "SELECT secret_hash FROM api_keys WHERE id = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_type(st, 0), SQLITE_BLOB);
@@ -249,7 +198,7 @@ static void test_create_verify_roundtrip(void **state)
     assert_int_equal(last_used(f, id), -1); /* never used: NULL */
 
     memset(&got, 'x', sizeof(got));
-    assert_int_equal(bw_apikey_verify(f->db, f->key, key, strlen(key), T0 + 5, &got), 1);
+    assert_int_equal(bw_apikey_verify(f->ts.db, f->key, key, strlen(key), T0 + 5, &got), 1);
     assert_string_equal(got.id, id);
     assert_int_equal(got.user_id, f->alice);
     assert_string_equal(got.name, "deploy bot");
@@ -260,7 +209,7 @@ static void test_create_verify_roundtrip(void **state)
     assert_int_equal(got.revoked_at, 0);
 
     /* info may be NULL on create; the key still works. */
-    assert_int_equal(bw_apikey_create(f->db, f->key, f->bob, "x", "", 0, T0, key, NULL, NULL, 0),
+    assert_int_equal(bw_apikey_create(f->ts.db, f->key, f->bob, "x", "", 0, T0, key, NULL, NULL, 0),
                      0);
     assert_int_equal(verify(f, key, T0 + 1000000), 1);
 }
@@ -317,7 +266,7 @@ static void test_wrong_secret(void **state)
         bad[where[i]] = other_b64(bad[where[i]]);
         assert_true(bw_apikey_looks_like(bad, strlen(bad)));
         memset(&info, 'x', sizeof(info));
-        assert_int_equal(bw_apikey_verify(f->db, f->key, bad, strlen(bad), T0 + 100, &info), 0);
+        assert_int_equal(bw_apikey_verify(f->ts.db, f->key, bad, strlen(bad), T0 + 100, &info), 0);
         assert_int_equal(info.user_id, 0); /* nothing leaks out on refusal */
         assert_int_equal(info.id[0], '\0');
     }
@@ -376,28 +325,28 @@ static void test_malformed(void **state)
         bad[swaps[i].pos] = swaps[i].c;
         if (bw_apikey_looks_like(bad, BW_APIKEY_LEN))
             BW_CASE_FAIL(nfail, "swap %zu: looks like a key", i);
-        if (bw_apikey_verify(f->db, f->key, bad, BW_APIKEY_LEN, T0, NULL) != 0)
+        if (bw_apikey_verify(f->ts.db, f->key, bad, BW_APIKEY_LEN, T0, NULL) != 0)
             BW_CASE_FAIL(nfail, "swap %zu: verified", i);
     }
     /* Lengths: one short, one long (extra valid character, padding, newline), empty. */
     memcpy(bad, key, BW_APIKEY_LEN + 1);
     assert_false(bw_apikey_looks_like(bad, BW_APIKEY_LEN - 1));
-    assert_int_equal(bw_apikey_verify(f->db, f->key, bad, BW_APIKEY_LEN - 1, T0, NULL), 0);
+    assert_int_equal(bw_apikey_verify(f->ts.db, f->key, bad, BW_APIKEY_LEN - 1, T0, NULL), 0);
     assert_false(bw_apikey_looks_like(bad, 0));
-    assert_int_equal(bw_apikey_verify(f->db, f->key, bad, 0, T0, NULL), 0);
+    assert_int_equal(bw_apikey_verify(f->ts.db, f->key, bad, 0, T0, NULL), 0);
     bad[BW_APIKEY_LEN] = 'A';
     assert_false(bw_apikey_looks_like(bad, BW_APIKEY_LEN + 1));
-    assert_int_equal(bw_apikey_verify(f->db, f->key, bad, BW_APIKEY_LEN + 1, T0, NULL), 0);
+    assert_int_equal(bw_apikey_verify(f->ts.db, f->key, bad, BW_APIKEY_LEN + 1, T0, NULL), 0);
     bad[BW_APIKEY_LEN] = '=';
-    assert_int_equal(bw_apikey_verify(f->db, f->key, bad, BW_APIKEY_LEN + 1, T0, NULL), 0);
+    assert_int_equal(bw_apikey_verify(f->ts.db, f->key, bad, BW_APIKEY_LEN + 1, T0, NULL), 0);
     bad[BW_APIKEY_LEN] = '\n';
-    assert_int_equal(bw_apikey_verify(f->db, f->key, bad, BW_APIKEY_LEN + 1, T0, NULL), 0);
+    assert_int_equal(bw_apikey_verify(f->ts.db, f->key, bad, BW_APIKEY_LEN + 1, T0, NULL), 0);
     /* The key preceded by a space. */
     bad[0] = ' ';
     memcpy(bad + 1, key, BW_APIKEY_LEN);
     assert_false(bw_apikey_looks_like(bad, BW_APIKEY_LEN + 1));
     assert_false(bw_apikey_looks_like(NULL, BW_APIKEY_LEN));
-    assert_int_equal(bw_apikey_verify(f->db, f->key, NULL, BW_APIKEY_LEN, T0, NULL), 0);
+    assert_int_equal(bw_apikey_verify(f->ts.db, f->key, NULL, BW_APIKEY_LEN, T0, NULL), 0);
     BW_CASES_DONE(nfail);
     /* The real key still works after all that. */
     assert_int_equal(verify(f, key, T0), 1);
@@ -417,14 +366,14 @@ static void test_expiry_boundary(void **state)
     /* An expiry that is not in the future is refused at creation. */
     err[0] = '\0';
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->alice, "k", "", T0, T0, key, NULL, err, sizeof(err)),
+        bw_apikey_create(f->ts.db, f->key, f->alice, "k", "", T0, T0, key, NULL, err, sizeof(err)),
         -1);
     assert_true(err[0] != '\0');
+    assert_int_equal(bw_apikey_create(f->ts.db, f->key, f->alice, "k", "", 3600, T0, key, NULL, err,
+                                      sizeof(err)),
+                     -1);
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->alice, "k", "", 3600, T0, key, NULL, err, sizeof(err)),
-        -1);
-    assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->alice, "k", "", -1, T0, key, NULL, err, sizeof(err)),
+        bw_apikey_create(f->ts.db, f->key, f->alice, "k", "", -1, T0, key, NULL, err, sizeof(err)),
         -1);
     create_ok(f, f->alice, "k", "", T0 + 1, T0, key, NULL);
     assert_int_equal(verify(f, key, T0), 1);
@@ -442,24 +391,24 @@ static void test_revoke(void **state)
     key_id(key, id);
     key_id(other, other_id);
     assert_int_equal(verify(f, key, T0 + 1), 1);
-    assert_int_equal(bw_apikey_revoke(f->db, id, T0 + 10), 1);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, id, T0 + 10), 1);
     assert_int_equal(verify(f, key, T0 + 11), 0);
     assert_int_equal(verify(f, key, T0 + 5), 0); /* revoked whatever the clock says */
-    assert_int_equal(bw_apikey_revoke(f->db, id, T0 + 20), 0);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, id, T0 + 20), 0);
     /* The first revocation time stays. */
-    assert_int_equal(key_column(f->db, "SELECT revoked_at FROM api_keys WHERE id = ?1", id),
+    assert_int_equal(key_column(f->ts.db, "SELECT revoked_at FROM api_keys WHERE id = ?1", id),
                      T0 + 10);
     /* Only that key. */
     assert_int_equal(verify(f, other, T0 + 11), 1);
-    assert_int_equal(key_column(f->db, "SELECT revoked_at FROM api_keys WHERE id = ?1", other_id),
-                     -1);
+    assert_int_equal(
+        key_column(f->ts.db, "SELECT revoked_at FROM api_keys WHERE id = ?1", other_id), -1);
     /* Unknown and malformed ids. */
-    assert_int_equal(bw_apikey_revoke(f->db, "0000000000000000", T0), 0);
-    assert_int_equal(bw_apikey_revoke(f->db, "", T0), 0);
-    assert_int_equal(bw_apikey_revoke(f->db, "0123", T0), 0);
-    assert_int_equal(bw_apikey_revoke(f->db, "0123456789ABCDEF", T0), 0);
-    assert_int_equal(bw_apikey_revoke(f->db, key, T0), 0); /* the whole key is not an id */
-    assert_int_equal(bw_apikey_revoke(f->db, NULL, T0), -1);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, "0000000000000000", T0), 0);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, "", T0), 0);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, "0123", T0), 0);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, "0123456789ABCDEF", T0), 0);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, key, T0), 0); /* the whole key is not an id */
+    assert_int_equal(bw_apikey_revoke(f->ts.db, NULL, T0), -1);
     assert_int_equal(bw_apikey_revoke(NULL, id, T0), -1);
 }
 
@@ -477,19 +426,19 @@ static void test_last_used_throttled(void **state)
     assert_int_equal(last_used(f, id), t1);
     /* Within the window: not written; info reports the stored time. */
     assert_int_equal(
-        bw_apikey_verify(f->db, f->key, key, strlen(key), t1 + BW_APIKEY_TOUCH_S - 1, &info), 1);
+        bw_apikey_verify(f->ts.db, f->key, key, strlen(key), t1 + BW_APIKEY_TOUCH_S - 1, &info), 1);
     assert_int_equal(info.last_used_at, t1);
     assert_int_equal(last_used(f, id), t1);
     /* At the window's end: written. */
     assert_int_equal(
-        bw_apikey_verify(f->db, f->key, key, strlen(key), t1 + BW_APIKEY_TOUCH_S, &info), 1);
+        bw_apikey_verify(f->ts.db, f->key, key, strlen(key), t1 + BW_APIKEY_TOUCH_S, &info), 1);
     assert_int_equal(info.last_used_at, t1 + BW_APIKEY_TOUCH_S);
     assert_int_equal(last_used(f, id), t1 + BW_APIKEY_TOUCH_S);
     /* A clock that went back never moves it backwards. */
     assert_int_equal(verify(f, key, t1), 1);
     assert_int_equal(last_used(f, id), t1 + BW_APIKEY_TOUCH_S);
     /* Refusals do not touch it. */
-    assert_int_equal(bw_apikey_revoke(f->db, id, t1 + 1000), 1);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, id, t1 + 1000), 1);
     assert_int_equal(verify(f, key, t1 + 2000), 0);
     assert_int_equal(last_used(f, id), t1 + BW_APIKEY_TOUCH_S);
 }
@@ -522,10 +471,10 @@ static void test_list(void **state)
     create_ok(f, f->alice, "a3", "editor", T0 + 5000, T0 + 300, key, &a3);
     create_ok(f, f->alice, "a2", "", 0, T0 + 200, key, &a2);
     create_ok(f, f->bob, "b1", "admin", 0, T0 + 250, key, &b1);
-    assert_int_equal(bw_apikey_revoke(f->db, a2.id, T0 + 400), 1);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, a2.id, T0 + 400), 1);
 
     memset(&l, 0, sizeof(l));
-    assert_int_equal(bw_apikey_list(f->db, f->alice, collect, &l), 3);
+    assert_int_equal(bw_apikey_list(f->ts.db, f->alice, collect, &l), 3);
     assert_string_equal(l.k[0].id, a3.id);
     assert_string_equal(l.k[1].id, a2.id);
     assert_string_equal(l.k[2].id, a1.id);
@@ -539,12 +488,12 @@ static void test_list(void **state)
         assert_int_equal(l.k[i].user_id, f->alice);
 
     memset(&l, 0, sizeof(l));
-    assert_int_equal(bw_apikey_list(f->db, f->bob, collect, &l), 1);
+    assert_int_equal(bw_apikey_list(f->ts.db, f->bob, collect, &l), 1);
     assert_string_equal(l.k[0].id, b1.id);
     assert_string_equal(l.k[0].roles, "admin");
 
     memset(&l, 0, sizeof(l));
-    assert_int_equal(bw_apikey_list(f->db, -1, collect, &l), 4);
+    assert_int_equal(bw_apikey_list(f->ts.db, -1, collect, &l), 4);
     assert_string_equal(l.k[0].id, a3.id);
     assert_string_equal(l.k[1].id, b1.id);
     assert_string_equal(l.k[2].id, a2.id);
@@ -556,7 +505,7 @@ static void test_list(void **state)
     memcpy(tie1, strcmp(t1.id, t2.id) < 0 ? t1.id : t2.id, sizeof(tie1));
     memcpy(tie2, strcmp(t1.id, t2.id) < 0 ? t2.id : t1.id, sizeof(tie2));
     memset(&l, 0, sizeof(l));
-    assert_int_equal(bw_apikey_list(f->db, f->bob, collect, &l), 3);
+    assert_int_equal(bw_apikey_list(f->ts.db, f->bob, collect, &l), 3);
     assert_string_equal(l.k[0].id, tie1);
     assert_string_equal(l.k[1].id, tie2);
     assert_string_equal(l.k[2].id, b1.id);
@@ -564,13 +513,13 @@ static void test_list(void **state)
     /* Stop early: the key that stops counts. */
     memset(&l, 0, sizeof(l));
     l.stop_after = 2;
-    assert_int_equal(bw_apikey_list(f->db, -1, collect, &l), 2);
+    assert_int_equal(bw_apikey_list(f->ts.db, -1, collect, &l), 2);
     assert_int_equal(l.n, 2);
 
     /* A user without keys, and bad arguments. */
     memset(&l, 0, sizeof(l));
-    assert_int_equal(bw_apikey_list(f->db, f->bob + 100, collect, &l), 0);
-    assert_int_equal(bw_apikey_list(f->db, f->alice, NULL, &l), -1);
+    assert_int_equal(bw_apikey_list(f->ts.db, f->bob + 100, collect, &l), 0);
+    assert_int_equal(bw_apikey_list(f->ts.db, f->alice, NULL, &l), -1);
     assert_int_equal(bw_apikey_list(NULL, f->alice, collect, &l), -1);
     assert_int_equal(l.n, 0);
 }
@@ -596,7 +545,7 @@ static void test_secret_not_stored(void **state)
     size_t binlen;
     int i, pass;
 
-    assert_true((size_t)snprintf(wal, sizeof(wal), "%s-wal", f->path) < sizeof(wal));
+    assert_true((size_t)snprintf(wal, sizeof(wal), "%s-wal", f->ts.path) < sizeof(wal));
     for (i = 0; i < N; i++) {
         create_ok(f, f->alice, "k", "", 0, T0, keys[i], NULL);
         assert_int_equal(verify(f, keys[i], T0 + 1), 1);
@@ -613,18 +562,19 @@ static void test_secret_not_stored(void **state)
      * search looks where the rows are. */
     for (pass = 0; pass < 2; pass++) {
         if (pass == 1) {
-            bw_store_close(f->store);
-            f->store = NULL;
-            f->db = NULL;
+            bw_store_close(f->ts.store);
+            f->ts.store = NULL;
+            f->ts.db = NULL;
             assert_int_not_equal(access(wal, F_OK),
                                  0); /* the WAL is gone: all is in the main file */
         }
-        assert_true(present(f->path, id, BW_APIKEY_ID_LEN) || present(wal, id, BW_APIKEY_ID_LEN));
-        assert_true(present(f->path, hash, sizeof(hash)) || present(wal, hash, sizeof(hash)));
+        assert_true(present(f->ts.path, id, BW_APIKEY_ID_LEN) ||
+                    present(wal, id, BW_APIKEY_ID_LEN));
+        assert_true(present(f->ts.path, hash, sizeof(hash)) || present(wal, hash, sizeof(hash)));
         for (i = 0; i < N; i++) {
-            assert_false(present(f->path, keys[i] + SECRET_OFF, SECRET_LEN));
+            assert_false(present(f->ts.path, keys[i] + SECRET_OFF, SECRET_LEN));
             assert_false(present(wal, keys[i] + SECRET_OFF, SECRET_LEN));
-            assert_false(present(f->path, bins[i], 32));
+            assert_false(present(f->ts.path, bins[i], 32));
             assert_false(present(wal, bins[i], 32));
         }
     }
@@ -654,12 +604,12 @@ static void test_hash_depends_on_key(void **state)
     assert_memory_not_equal(got, want_other, 32);
     assert_memory_not_equal(got, unkeyed, 32);
 
-    assert_int_equal(bw_apikey_verify(f->db, other, key, strlen(key), T0, NULL), 0);
+    assert_int_equal(bw_apikey_verify(f->ts.db, other, key, strlen(key), T0, NULL), 0);
     assert_int_equal(verify(f, key, T0), 1);
 
     /* A key made under the other server key verifies only under it. */
-    assert_int_equal(bw_apikey_create(f->db, other, f->alice, "k2", "", 0, T0, key2, NULL, NULL, 0),
-                     0);
+    assert_int_equal(
+        bw_apikey_create(f->ts.db, other, f->alice, "k2", "", 0, T0, key2, NULL, NULL, 0), 0);
     key_id(key2, id2);
     stored_hash(f, id2, got2);
     assert_int_equal(crypto_generichash(want, 32, (const unsigned char *)key2 + SECRET_OFF,
@@ -667,7 +617,7 @@ static void test_hash_depends_on_key(void **state)
                      0);
     assert_memory_equal(got2, want, 32);
     assert_int_equal(verify(f, key2, T0), 0);
-    assert_int_equal(bw_apikey_verify(f->db, other, key2, strlen(key2), T0, NULL), 1);
+    assert_int_equal(bw_apikey_verify(f->ts.db, other, key2, strlen(key2), T0, NULL), 1);
 }
 
 static void test_create_refuses_bad_input(void **state)
@@ -682,7 +632,7 @@ static void test_create_refuses_bad_input(void **state)
 
     for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
         err[0] = '\0';
-        assert_int_equal(bw_apikey_create(f->db, f->key, f->alice, bad_names[i], "", 0, T0, key,
+        assert_int_equal(bw_apikey_create(f->ts.db, f->key, f->alice, bad_names[i], "", 0, T0, key,
                                           NULL, err, sizeof(err)),
                          -1);
         assert_non_null(strstr(err, "name"));
@@ -690,7 +640,8 @@ static void test_create_refuses_bad_input(void **state)
     memset(big, 'n', BW_APIKEY_NAME_MAX + 1);
     big[BW_APIKEY_NAME_MAX + 1] = '\0';
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->alice, big, "", 0, T0, key, NULL, err, sizeof(err)), -1);
+        bw_apikey_create(f->ts.db, f->key, f->alice, big, "", 0, T0, key, NULL, err, sizeof(err)),
+        -1);
     /* 64 printable characters, including space and '~', are fine. */
     big[BW_APIKEY_NAME_MAX] = '\0';
     big[0] = ' ';
@@ -701,22 +652,23 @@ static void test_create_refuses_bad_input(void **state)
     memset(big, 'r', BW_APIKEY_ROLES_MAX);
     big[BW_APIKEY_ROLES_MAX] = '\0';
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->alice, "k", big, 0, T0, key, NULL, err, sizeof(err)),
+        bw_apikey_create(f->ts.db, f->key, f->alice, "k", big, 0, T0, key, NULL, err, sizeof(err)),
         -1);
     big[BW_APIKEY_ROLES_MAX - 1] = '\0';
     create_ok(f, f->alice, "k", big, 0, T0 + 1, key, &info);
     assert_int_equal(verify(f, key, T0 + 2), 1);
 
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->alice, NULL, "", 0, T0, key, NULL, err, sizeof(err)),
+        bw_apikey_create(f->ts.db, f->key, f->alice, NULL, "", 0, T0, key, NULL, err, sizeof(err)),
         -1);
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->alice, "k", NULL, 0, T0, key, NULL, err, sizeof(err)),
+        bw_apikey_create(f->ts.db, f->key, f->alice, "k", NULL, 0, T0, key, NULL, err, sizeof(err)),
         -1);
     assert_int_equal(
-        bw_apikey_create(f->db, NULL, f->alice, "k", "", 0, T0, key, NULL, err, sizeof(err)), -1);
+        bw_apikey_create(f->ts.db, NULL, f->alice, "k", "", 0, T0, key, NULL, err, sizeof(err)),
+        -1);
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->alice, "k", "", 0, T0, NULL, NULL, err, sizeof(err)),
+        bw_apikey_create(f->ts.db, f->key, f->alice, "k", "", 0, T0, NULL, NULL, err, sizeof(err)),
         -1);
     assert_int_equal(
         bw_apikey_create(NULL, f->key, f->alice, "k", "", 0, T0, key, NULL, err, sizeof(err)), -1);
@@ -724,15 +676,15 @@ static void test_create_refuses_bad_input(void **state)
     /* A user that does not exist (the store enforces foreign keys). */
     memset(&info, 'x', sizeof(info));
     err[0] = '\0';
-    assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->bob + 100, "k", "", 0, T0, key, &info, err, sizeof(err)),
-        -1);
+    assert_int_equal(bw_apikey_create(f->ts.db, f->key, f->bob + 100, "k", "", 0, T0, key, &info,
+                                      err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "FOREIGN KEY"));
     assert_int_equal(info.user_id, 0);
     assert_int_equal(key[0], '\0'); /* no key handed out */
 
     memset(&l, 0, sizeof(l));
-    assert_int_equal(bw_apikey_list(f->db, -1, collect, &l), 2);
+    assert_int_equal(bw_apikey_list(f->ts.db, -1, collect, &l), 2);
 }
 
 /* Ids that are taken are retried with fresh ones, a bounded number of times. */
@@ -762,7 +714,7 @@ static void test_id_collision_retried(void **state)
     /* Never a free id: gives up after a few attempts. */
     forced_id_draws = 1000;
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, f->bob, "third", "", 0, T0, key, NULL, err, sizeof(err)),
+        bw_apikey_create(f->ts.db, f->key, f->bob, "third", "", 0, T0, key, NULL, err, sizeof(err)),
         -1);
     left = forced_id_draws;
     forced_id_draws = 0;
@@ -770,11 +722,11 @@ static void test_id_collision_retried(void **state)
     assert_non_null(strstr(err, "id"));
 
     /* The first key was never overwritten. */
-    assert_int_equal(bw_apikey_verify(f->db, f->key, first, strlen(first), T0, &info), 1);
+    assert_int_equal(bw_apikey_verify(f->ts.db, f->key, first, strlen(first), T0, &info), 1);
     assert_string_equal(info.name, "first");
     assert_int_equal(info.user_id, f->alice);
     memset(&l, 0, sizeof(l));
-    assert_int_equal(bw_apikey_list(f->db, -1, collect, &l), 2);
+    assert_int_equal(bw_apikey_list(f->ts.db, -1, collect, &l), 2);
 }
 
 /* Rows another writer stored that do not fit bw_apikey_info, or a hash of the wrong size, are
@@ -789,22 +741,23 @@ static void test_bad_stored_rows(void **state)
     key_id(key, id);
     assert_int_equal(verify(f, key, T0), 1);
 
-    exec_ok(f->db, "UPDATE api_keys SET name = substr(hex(zeroblob(65)), 1, 65)");
+    exec_ok(f->ts.db, "UPDATE api_keys SET name = substr(hex(zeroblob(65)), 1, 65)");
     assert_int_equal(verify(f, key, T0), -1);
     memset(&l, 0, sizeof(l));
-    assert_int_equal(bw_apikey_list(f->db, -1, collect, &l), -1);
+    assert_int_equal(bw_apikey_list(f->ts.db, -1, collect, &l), -1);
     assert_int_equal(l.n, 0);
 
-    exec_ok(f->db, "UPDATE api_keys SET name = 'k', roles = substr(hex(zeroblob(1024)), 1, 1024)");
+    exec_ok(f->ts.db,
+            "UPDATE api_keys SET name = 'k', roles = substr(hex(zeroblob(1024)), 1, 1024)");
     assert_int_equal(verify(f, key, T0), -1);
-    exec_ok(f->db, "UPDATE api_keys SET roles = 'a' || char(0) || 'b'");
+    exec_ok(f->ts.db, "UPDATE api_keys SET roles = 'a' || char(0) || 'b'");
     assert_int_equal(verify(f, key, T0), -1);
-    exec_ok(f->db, "UPDATE api_keys SET roles = ''");
+    exec_ok(f->ts.db, "UPDATE api_keys SET roles = ''");
     assert_int_equal(verify(f, key, T0), 1);
 
-    exec_ok(f->db, "UPDATE api_keys SET secret_hash = substr(secret_hash, 1, 16)");
+    exec_ok(f->ts.db, "UPDATE api_keys SET secret_hash = substr(secret_hash, 1, 16)");
     assert_int_equal(verify(f, key, T0), -1);
-    exec_ok(f->db, "UPDATE api_keys SET secret_hash = zeroblob(32)");
+    exec_ok(f->ts.db, "UPDATE api_keys SET secret_hash = zeroblob(32)");
     assert_int_equal(verify(f, key, T0), 0);
 }
 
@@ -817,13 +770,13 @@ static void test_database_errors(void **state)
 
     memset(&l, 0, sizeof(l));
     assert_int_equal(
-        bw_apikey_create(f->db, f->key, 1, "k", "", 0, T0, key, NULL, err, sizeof(err)), -1);
+        bw_apikey_create(f->ts.db, f->key, 1, "k", "", 0, T0, key, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "no such table"));
     assert_int_equal(
         verify(f, "bw_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", T0), -1);
-    assert_int_equal(bw_apikey_revoke(f->db, "0123456789abcdef", T0), -1);
-    assert_int_equal(bw_apikey_list(f->db, -1, collect, &l), -1);
-    assert_int_equal(bw_apikey_list(f->db, 1, collect, &l), -1);
+    assert_int_equal(bw_apikey_revoke(f->ts.db, "0123456789abcdef", T0), -1);
+    assert_int_equal(bw_apikey_list(f->ts.db, -1, collect, &l), -1);
+    assert_int_equal(bw_apikey_list(f->ts.db, 1, collect, &l), -1);
     /* Malformed input is refused before the database is asked. */
     assert_int_equal(verify(f, "bw_short", T0), 0);
 }

@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include "bulwark/auth.h"
-#include "bulwark/migrate.h"
 #include "bulwark/store.h"
 #include "harness.h"
+#include "temp_store.h"
 
 #define T0 1700000000LL
 #define PW "correct horse battery staple"
@@ -43,9 +43,8 @@ typedef struct fixture {
     size_t rbac_len;
     bw_config *cfg;
     bw_auth *auth;
-    bw_store *store;
-    sqlite3 *db;
-    int next_addr; /* a fresh client address per login, where the address limit is not tested */
+    bw_temp_store ts; /* in a temp dir of its own */
+    int next_addr;    /* a fresh client address per login, where the address limit is not tested */
 } fixture;
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
@@ -89,7 +88,7 @@ static int teardown(void **state)
         return 0;
     bw_auth_free(f->auth);
     bw_config_free(f->cfg);
-    bw_store_close(f->store);
+    bw_temp_store_close(&f->ts);
     if (f->dir != NULL)
         (void)bw_rm_rf(f->dir);
     free(f->dir);
@@ -103,8 +102,6 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     char path[640], err[512] = "";
-    bw_migration *list = NULL;
-    size_t n = 0;
     int len, rc = -1;
 
     *state = f;
@@ -126,16 +123,10 @@ static int setup(void **state)
     f->auth = bw_auth_new(f->cfg, f->rbac, f->rbac_len, err, sizeof(err));
     if (f->auth == NULL)
         goto out;
-    len = snprintf(path, sizeof(path), "%s/app.db", f->dir);
-    if (len < 0 || (size_t)len >= sizeof(path) ||
-        bw_store_open(path, 5000, &f->store, err, sizeof(err)) != 0 ||
-        (f->db = bw_store_conn(f->store)) == NULL ||
-        bw_migrate_load_dir(BW_SOURCE_DIR "/migrations", &list, &n, err, sizeof(err)) != 0 ||
-        bw_migrate_apply(f->db, list, n, NULL, err, sizeof(err)) != 0)
+    if (bw_temp_store_open(&f->ts, true) != 0)
         goto out;
     rc = 0;
 out:
-    bw_migrate_free_list(list, n);
     if (rc != 0) {
         print_error("setup: %s\n", err);
         (void)teardown(state);
@@ -150,9 +141,9 @@ static long long create_user(fixture *f, const char *name, const char *pw, const
     const char *why = NULL;
     long long id = -1;
 
-    assert_int_equal(
-        bw_auth_user_create(f->auth, f->db, name, strlen(name), pw, strlen(pw), roles, &id, &why),
-        BW_AUTH_OK);
+    assert_int_equal(bw_auth_user_create(f->auth, f->ts.db, name, strlen(name), pw, strlen(pw),
+                                         roles, &id, &why),
+                     BW_AUTH_OK);
     assert_true(id > 0);
     return id;
 }
@@ -177,8 +168,8 @@ static bw_auth_status login_from(fixture *f, const char *addr, const char *name,
     bw_auth_status st;
 
     token[0] = '\0';
-    st = bw_auth_login(f->auth, f->db, addr != NULL ? addr : fresh_addr(f), name, strlen(name), pw,
-                       strlen(pw), now, token, &info, &r);
+    st = bw_auth_login(f->auth, f->ts.db, addr != NULL ? addr : fresh_addr(f), name, strlen(name),
+                       pw, strlen(pw), now, token, &info, &r);
     if (st == BW_AUTH_OK) {
         assert_int_equal(strlen(token), BW_SESSION_TOKEN_LEN);
         assert_int_equal(info.created_at, now);
@@ -206,7 +197,7 @@ static void must_login(fixture *f, const char *name, const char *pw, long long n
 
 static int authn(fixture *f, const char *token, bool via_cookie, long long now, bw_principal *p)
 {
-    return bw_auth_authenticate(f->auth, f->db, token, strlen(token), via_cookie, now, p);
+    return bw_auth_authenticate(f->auth, f->ts.db, token, strlen(token), via_cookie, now, p);
 }
 
 static bw_roleset role_bit(fixture *f, const char *name)
@@ -229,7 +220,7 @@ static bw_user get_user(fixture *f, long long id)
 {
     bw_user u;
 
-    assert_int_equal(bw_user_get(f->db, id, &u), 1);
+    assert_int_equal(bw_user_get(f->ts.db, id, &u), 1);
     return u;
 }
 
@@ -387,55 +378,55 @@ static void test_user_create_refused(void **state)
 
     for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
         why = NULL;
-        assert_int_equal(bw_auth_user_create(f->auth, f->db, bad_names[i], strlen(bad_names[i]), PW,
-                                             strlen(PW), "viewer", &id, &why),
+        assert_int_equal(bw_auth_user_create(f->auth, f->ts.db, bad_names[i], strlen(bad_names[i]),
+                                             PW, strlen(PW), "viewer", &id, &why),
                          BW_AUTH_INVALID);
         assert_non_null(why);
         assert_true(contains(why, "username"));
     }
     memset(longname, 'a', sizeof(longname));
     why = NULL;
-    assert_int_equal(bw_auth_user_create(f->auth, f->db, longname, BW_USER_NAME_MAX + 1, PW,
+    assert_int_equal(bw_auth_user_create(f->auth, f->ts.db, longname, BW_USER_NAME_MAX + 1, PW,
                                          strlen(PW), "viewer", &id, &why),
                      BW_AUTH_INVALID);
     assert_non_null(why);
     /* 64 characters is still a name. */
-    assert_int_equal(bw_auth_user_create(f->auth, f->db, longname, BW_USER_NAME_MAX, PW, strlen(PW),
-                                         "viewer", &id, &why),
+    assert_int_equal(bw_auth_user_create(f->auth, f->ts.db, longname, BW_USER_NAME_MAX, PW,
+                                         strlen(PW), "viewer", &id, &why),
                      BW_AUTH_OK);
     /* The password policy, the user name included ("Caroline" is "caroline"). */
     for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
         why = NULL;
-        assert_int_equal(bw_auth_user_create(f->auth, f->db, "Caroline", 8, weak[i],
+        assert_int_equal(bw_auth_user_create(f->auth, f->ts.db, "Caroline", 8, weak[i],
                                              strlen(weak[i]), "viewer", &id, &why),
                          BW_AUTH_INVALID);
         assert_non_null(why);
         assert_true(contains(why, "password"));
     }
     why = NULL;
-    assert_int_equal(
-        bw_auth_user_create(f->auth, f->db, "caroline", 8, "abc\0defghij", 11, "viewer", &id, &why),
-        BW_AUTH_INVALID);
+    assert_int_equal(bw_auth_user_create(f->auth, f->ts.db, "caroline", 8, "abc\0defghij", 11,
+                                         "viewer", &id, &why),
+                     BW_AUTH_INVALID);
     assert_non_null(why);
     for (size_t i = 0; i < sizeof(bad_roles) / sizeof(bad_roles[0]); i++) {
         why = NULL;
-        assert_int_equal(bw_auth_user_create(f->auth, f->db, "caroline", 8, PW, strlen(PW),
+        assert_int_equal(bw_auth_user_create(f->auth, f->ts.db, "caroline", 8, PW, strlen(PW),
                                              bad_roles[i], &id, &why),
                          BW_AUTH_INVALID);
         assert_non_null(why);
         assert_true(contains(why, "roles"));
     }
     /* Nothing refused was stored. */
-    assert_int_equal(bw_user_find(f->db, "caroline", &(bw_user){0}), 0);
+    assert_int_equal(bw_user_find(f->ts.db, "caroline", &(bw_user){0}), 0);
     /* A taken name, in another case. */
     (void)create_user(f, "caroline", PW, "viewer");
     assert_int_equal(
-        bw_auth_user_create(f->auth, f->db, "CaRoLiNe", 8, PW2, strlen(PW2), "admin", &id, &why),
+        bw_auth_user_create(f->auth, f->ts.db, "CaRoLiNe", 8, PW2, strlen(PW2), "admin", &id, &why),
         BW_AUTH_EXISTS);
     {
         bw_user u;
 
-        assert_int_equal(bw_user_find(f->db, "caroline", &u), 1);
+        assert_int_equal(bw_user_find(f->ts.db, "caroline", &u), 1);
         assert_string_equal(u.roles, "viewer");
     }
 }
@@ -478,8 +469,8 @@ static void test_login_denied(void **state)
 
     assert_non_null(huge);
     (void)create_user(f, "alice", PW, "viewer");
-    assert_int_equal(bw_user_add(f->db, "nopw", "", "viewer", &nopw, err, sizeof(err)), 0);
-    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->db, dis, true), BW_AUTH_OK);
+    assert_int_equal(bw_user_add(f->ts.db, "nopw", "", "viewer", &nopw, err, sizeof(err)), 0);
+    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->ts.db, dis, true), BW_AUTH_OK);
     /* Two failures at most in a row for alice, so her name never locks here. */
     assert_int_equal(login(f, "alice", PW2, T0, tok), BW_AUTH_DENIED);
     assert_string_equal(tok, "");
@@ -497,7 +488,7 @@ static void test_login_denied(void **state)
     assert_int_equal(login(f, "alice", huge, T0, tok), BW_AUTH_DENIED);
     must_login(f, "alice", PW, T0, tok);
     /* A NUL inside the given length is part of the password. */
-    assert_int_equal(bw_auth_login(f->auth, f->db, fresh_addr(f), "alice", 5, PW "\0x",
+    assert_int_equal(bw_auth_login(f->auth, f->ts.db, fresh_addr(f), "alice", 5, PW "\0x",
                                    sizeof(PW) + 1, T0, tok, &info, &retry),
                      BW_AUTH_DENIED);
     must_login(f, "alice", PW, T0, tok);
@@ -615,9 +606,9 @@ static void test_login_rehash(void **state)
     assert_non_null(c3);
     a3 = bw_auth_new(c3, f->rbac, f->rbac_len, err, sizeof(err));
     assert_non_null(a3);
-    assert_int_equal(
-        bw_auth_login(a3, f->db, "192.0.2.1", "alice", 5, PW, strlen(PW), T0, tok, &info, &retry),
-        BW_AUTH_OK);
+    assert_int_equal(bw_auth_login(a3, f->ts.db, "192.0.2.1", "alice", 5, PW, strlen(PW), T0, tok,
+                                   &info, &retry),
+                     BW_AUTH_OK);
     u = get_user(f, id);
     assert_true(contains(u.password_hash, ",t=3,"));
     assert_true(contains(u.password_hash, "m=19456,"));
@@ -625,9 +616,9 @@ static void test_login_rehash(void **state)
     assert_int_equal(authn(f, tok, false, T0, &p), 1);
     /* Up to date now: a second login keeps the stored hash as it is. */
     memcpy(before, u.password_hash, sizeof(before));
-    assert_int_equal(
-        bw_auth_login(a3, f->db, "192.0.2.1", "alice", 5, PW, strlen(PW), T0, tok, &info, &retry),
-        BW_AUTH_OK);
+    assert_int_equal(bw_auth_login(a3, f->ts.db, "192.0.2.1", "alice", 5, PW, strlen(PW), T0, tok,
+                                   &info, &retry),
+                     BW_AUTH_OK);
     u = get_user(f, id);
     assert_string_equal(u.password_hash, before);
     /* A wrong password never rewrites it. */
@@ -658,7 +649,7 @@ static void test_authenticate_unknown(void **state)
     assert_int_equal(authn(f, "x", false, T0, &p), 0);
     /* A real token cut short, or with a byte changed. */
     assert_int_equal(
-        bw_auth_authenticate(f->auth, f->db, tok, BW_SESSION_TOKEN_LEN - 1, false, T0, &p), 0);
+        bw_auth_authenticate(f->auth, f->ts.db, tok, BW_SESSION_TOKEN_LEN - 1, false, T0, &p), 0);
     tok[5] = tok[5] == 'A' ? 'B' : 'A';
     assert_int_equal(authn(f, tok, false, T0, &p), 0);
     assert_int_equal(p.user_id, -1);
@@ -688,7 +679,7 @@ static void test_authenticate_apikey(void **state)
     bw_principal p;
 
     assert_int_equal(
-        bw_auth_apikey_create(f->auth, f->db, id, "export", "viewer", 0, T0, key, &why),
+        bw_auth_apikey_create(f->auth, f->ts.db, id, "export", "viewer", 0, T0, key, &why),
         BW_AUTH_OK);
     assert_int_equal(strlen(key), BW_APIKEY_LEN);
     assert_int_equal(authn(f, key, false, T0 + 5, &p), 1);
@@ -717,21 +708,21 @@ static void test_authenticate_disabled(void **state)
     const char *why = NULL;
     bw_principal p;
 
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, id, "k", "editor", 0, T0, key, &why),
+    assert_int_equal(bw_auth_apikey_create(f->auth, f->ts.db, id, "k", "editor", 0, T0, key, &why),
                      BW_AUTH_OK);
     must_login(f, "alice", PW, T0, tok);
     /* Disabled behind the auth service's back (no session ended): the principal check alone
      * refuses both the session and the key. */
-    assert_int_equal(bw_user_set_disabled(f->db, id, true), 1);
+    assert_int_equal(bw_user_set_disabled(f->ts.db, id, true), 1);
     assert_int_equal(authn(f, tok, false, T0, &p), 0);
     assert_int_equal(authn(f, key, false, T0, &p), 0);
-    assert_int_equal(bw_user_set_disabled(f->db, id, false), 1);
+    assert_int_equal(bw_user_set_disabled(f->ts.db, id, false), 1);
     assert_int_equal(authn(f, tok, false, T0, &p), 1);
     assert_int_equal(authn(f, key, false, T0, &p), 1);
     /* Through the service: the session ends; the key stops while the owner is disabled. */
-    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->db, id, true), BW_AUTH_OK);
+    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->ts.db, id, true), BW_AUTH_OK);
     assert_int_equal(authn(f, key, false, T0, &p), 0);
-    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->db, id, false), BW_AUTH_OK);
+    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->ts.db, id, false), BW_AUTH_OK);
     assert_int_equal(authn(f, tok, false, T0, &p), 0);
     assert_int_equal(authn(f, key, false, T0, &p), 1);
 }
@@ -750,19 +741,19 @@ static void test_set_password(void **state)
     must_login(f, "alice", PW, T0, tok);
     must_login(f, "bob", PW, T0, other);
     /* Refused changes keep everything as it was. */
-    assert_int_equal(bw_auth_user_set_password(f->auth, f->db, id, "short", 5, &why),
+    assert_int_equal(bw_auth_user_set_password(f->auth, f->ts.db, id, "short", 5, &why),
                      BW_AUTH_INVALID);
     assert_non_null(why);
     why = NULL;
-    assert_int_equal(
-        bw_auth_user_set_password(f->auth, f->db, id, "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", 8, &why),
-        BW_AUTH_INVALID);
+    assert_int_equal(bw_auth_user_set_password(f->auth, f->ts.db, id,
+                                               "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", 8, &why),
+                     BW_AUTH_INVALID);
     assert_non_null(why);
     assert_int_equal(authn(f, tok, false, T0, &p), 1);
-    assert_int_equal(bw_auth_user_set_password(f->auth, f->db, 999999, PW2, strlen(PW2), &why),
+    assert_int_equal(bw_auth_user_set_password(f->auth, f->ts.db, 999999, PW2, strlen(PW2), &why),
                      BW_AUTH_NOT_FOUND);
     /* The change ends alice's sessions, not bob's. */
-    assert_int_equal(bw_auth_user_set_password(f->auth, f->db, id, PW2, strlen(PW2), &why),
+    assert_int_equal(bw_auth_user_set_password(f->auth, f->ts.db, id, PW2, strlen(PW2), &why),
                      BW_AUTH_OK);
     assert_int_equal(authn(f, tok, false, T0, &p), 0);
     assert_int_equal(authn(f, other, false, T0, &p), 1);
@@ -779,13 +770,14 @@ static void test_set_roles(void **state)
     bw_principal p;
 
     must_login(f, "alice", PW, T0, tok);
-    assert_int_equal(bw_auth_user_set_roles(f->auth, f->db, id, "nosuch", &why), BW_AUTH_INVALID);
+    assert_int_equal(bw_auth_user_set_roles(f->auth, f->ts.db, id, "nosuch", &why),
+                     BW_AUTH_INVALID);
     assert_non_null(why);
     assert_int_equal(authn(f, tok, false, T0, &p), 1);
     assert_string_equal(get_user(f, id).roles, "editor");
-    assert_int_equal(bw_auth_user_set_roles(f->auth, f->db, 999999, "viewer", &why),
+    assert_int_equal(bw_auth_user_set_roles(f->auth, f->ts.db, 999999, "viewer", &why),
                      BW_AUTH_NOT_FOUND);
-    assert_int_equal(bw_auth_user_set_roles(f->auth, f->db, id, "viewer,auditor", &why),
+    assert_int_equal(bw_auth_user_set_roles(f->auth, f->ts.db, id, "viewer,auditor", &why),
                      BW_AUTH_OK);
     assert_string_equal(get_user(f, id).roles, "viewer,auditor");
     assert_int_equal(authn(f, tok, false, T0, &p), 0);
@@ -793,7 +785,7 @@ static void test_set_roles(void **state)
     assert_int_equal(authn(f, tok, false, T0, &p), 1);
     assert_true(p.roles == (role_bit(f, "viewer") | role_bit(f, "auditor")));
     /* A role change to the same roles still ends the sessions. */
-    assert_int_equal(bw_auth_user_set_roles(f->auth, f->db, id, "viewer,auditor", &why),
+    assert_int_equal(bw_auth_user_set_roles(f->auth, f->ts.db, id, "viewer,auditor", &why),
                      BW_AUTH_OK);
     assert_int_equal(authn(f, tok, false, T0, &p), 0);
 }
@@ -806,12 +798,12 @@ static void test_set_disabled(void **state)
     bw_principal p;
 
     must_login(f, "alice", PW, T0, tok);
-    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->db, 999999, true), BW_AUTH_NOT_FOUND);
-    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->db, id, true), BW_AUTH_OK);
+    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->ts.db, 999999, true), BW_AUTH_NOT_FOUND);
+    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->ts.db, id, true), BW_AUTH_OK);
     assert_true(get_user(f, id).disabled);
     assert_int_equal(authn(f, tok, false, T0, &p), 0);
     assert_int_equal(login(f, "alice", PW, T0, tok), BW_AUTH_DENIED);
-    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->db, id, false), BW_AUTH_OK);
+    assert_int_equal(bw_auth_user_set_disabled(f->auth, f->ts.db, id, false), BW_AUTH_OK);
     assert_false(get_user(f, id).disabled);
     must_login(f, "alice", PW, T0, tok);
     assert_int_equal(authn(f, tok, false, T0, &p), 1);
@@ -833,45 +825,47 @@ static void test_apikey_create_rules(void **state)
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         why = NULL;
         assert_int_equal(
-            bw_auth_apikey_create(f->auth, f->db, ed, "k", refused[i], 0, T0, key, &why),
+            bw_auth_apikey_create(f->auth, f->ts.db, ed, "k", refused[i], 0, T0, key, &why),
             BW_AUTH_INVALID);
         assert_non_null(why);
     }
     why = NULL;
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, ed, "k", "viewer", 0, T0, key, &why),
+    assert_int_equal(bw_auth_apikey_create(f->auth, f->ts.db, ed, "k", "viewer", 0, T0, key, &why),
                      BW_AUTH_OK);
     assert_int_equal(
-        bw_auth_apikey_create(f->auth, f->db, ed, "k2", "editor,viewer", 0, T0, key, &why),
+        bw_auth_apikey_create(f->auth, f->ts.db, ed, "k2", "editor,viewer", 0, T0, key, &why),
         BW_AUTH_OK);
     /* An admin may hand an editor role to a key: it is within admin. */
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, ad, "k", "editor", 0, T0, key, &why),
+    assert_int_equal(bw_auth_apikey_create(f->auth, f->ts.db, ad, "k", "editor", 0, T0, key, &why),
                      BW_AUTH_OK);
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, 999999, "k", "viewer", 0, T0, key, &why),
-                     BW_AUTH_NOT_FOUND);
+    assert_int_equal(
+        bw_auth_apikey_create(f->auth, f->ts.db, 999999, "k", "viewer", 0, T0, key, &why),
+        BW_AUTH_NOT_FOUND);
     /* Expiry: in the past or now refused, one second ahead accepted and honoured. */
     why = NULL;
     assert_int_equal(
-        bw_auth_apikey_create(f->auth, f->db, ed, "k", "viewer", T0 - 1, T0, key, &why),
+        bw_auth_apikey_create(f->auth, f->ts.db, ed, "k", "viewer", T0 - 1, T0, key, &why),
         BW_AUTH_INVALID);
     assert_non_null(why);
     assert_true(contains(why, "expiry"));
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, ed, "k", "viewer", T0, T0, key, &why),
+    assert_int_equal(bw_auth_apikey_create(f->auth, f->ts.db, ed, "k", "viewer", T0, T0, key, &why),
                      BW_AUTH_INVALID);
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, ed, "k", "viewer", -5, T0, key, &why),
+    assert_int_equal(bw_auth_apikey_create(f->auth, f->ts.db, ed, "k", "viewer", -5, T0, key, &why),
                      BW_AUTH_INVALID);
     assert_int_equal(
-        bw_auth_apikey_create(f->auth, f->db, ed, "soon", "viewer", T0 + 60, T0, key, &why),
+        bw_auth_apikey_create(f->auth, f->ts.db, ed, "soon", "viewer", T0 + 60, T0, key, &why),
         BW_AUTH_OK);
     assert_int_equal(authn(f, key, false, T0 + 30, &p), 1);
     assert_int_equal(authn(f, key, false, T0 + 61, &p), 0);
     /* A name is 1 to 64 printable characters. */
     why = NULL;
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, ed, "", "viewer", 0, T0, key, &why),
+    assert_int_equal(bw_auth_apikey_create(f->auth, f->ts.db, ed, "", "viewer", 0, T0, key, &why),
                      BW_AUTH_INVALID);
     assert_non_null(why);
     why = NULL;
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, ed, "a\nb", "viewer", 0, T0, key, &why),
-                     BW_AUTH_INVALID);
+    assert_int_equal(
+        bw_auth_apikey_create(f->auth, f->ts.db, ed, "a\nb", "viewer", 0, T0, key, &why),
+        BW_AUTH_INVALID);
     assert_non_null(why);
 }
 
@@ -894,20 +888,20 @@ static void test_principal_allows(void **state)
     assert_false(bw_principal_allows(r, &p, perm(f, "users:read")));
     assert_false(bw_principal_allows(r, &p, -1));
     /* A viewer key of an editor: the key's scope limits it. */
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, ed, "k", "viewer", 0, T0, key, &why),
+    assert_int_equal(bw_auth_apikey_create(f->auth, f->ts.db, ed, "k", "viewer", 0, T0, key, &why),
                      BW_AUTH_OK);
     assert_int_equal(authn(f, key, false, T0, &p), 1);
     assert_true(bw_principal_allows(r, &p, perm(f, "notes:read")));
     assert_false(bw_principal_allows(r, &p, perm(f, "notes:write")));
     /* An admin's editor key: no admin permission. */
-    assert_int_equal(bw_auth_apikey_create(f->auth, f->db, ad, "k", "editor", 0, T0, akey, &why),
+    assert_int_equal(bw_auth_apikey_create(f->auth, f->ts.db, ad, "k", "editor", 0, T0, akey, &why),
                      BW_AUTH_OK);
     assert_int_equal(authn(f, akey, false, T0, &p), 1);
     assert_true(bw_principal_allows(r, &p, perm(f, "notes:write")));
     assert_false(bw_principal_allows(r, &p, perm(f, "users:write")));
     assert_false(bw_principal_allows(r, &p, perm(f, "notes:moderate")));
     /* The owner demoted to auditor: the viewer key now grants nothing of either. */
-    assert_int_equal(bw_auth_user_set_roles(f->auth, f->db, ed, "auditor", &why), BW_AUTH_OK);
+    assert_int_equal(bw_auth_user_set_roles(f->auth, f->ts.db, ed, "auditor", &why), BW_AUTH_OK);
     assert_int_equal(authn(f, key, false, T0, &p), 1);
     assert_false(bw_principal_allows(r, &p, perm(f, "notes:read")));
     assert_false(bw_principal_allows(r, &p, perm(f, "audit:read")));
@@ -1056,7 +1050,7 @@ static void test_csrf_bound_to_secret(void **state)
     {
         bw_principal p;
 
-        assert_int_equal(bw_auth_authenticate(a2, f->db, tok, strlen(tok), false, T0, &p), 0);
+        assert_int_equal(bw_auth_authenticate(a2, f->ts.db, tok, strlen(tok), false, T0, &p), 0);
     }
     bw_auth_free(a2);
     bw_config_free(c2);

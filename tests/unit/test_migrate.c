@@ -20,6 +20,7 @@
 
 #include "bulwark/migrate.h"
 #include "bulwark/store.h"
+#include "temp_store.h"
 
 extern char **environ;
 
@@ -141,18 +142,6 @@ static void apply_ok(fixture *f, int want_applied)
     assert_int_equal(applied, want_applied);
 }
 
-static long long query_ll(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v;
-
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    v = sqlite3_column_int64(st, 0);
-    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
-    return v;
-}
-
 static int table_exists(sqlite3 *db, const char *name)
 {
     sqlite3_stmt *st = NULL;
@@ -266,7 +255,7 @@ static void test_second_run_applies_nothing(void **state)
     apply_ok(f, 0);
     load_ok(f);
     apply_ok(f, 0);
-    assert_int_equal(query_ll(f->conn, "SELECT count(*) FROM t"), 1);
+    assert_int_equal(bw_test_sql_int(f->conn, "SELECT count(*) FROM t"), 1);
     assert_int_equal(bw_migrate_pending(f->conn, f->list, f->n, &pending, err, sizeof(err)), 0);
     assert_int_equal(pending, 0);
     /* A new file is picked up on its own. */
@@ -275,7 +264,7 @@ static void test_second_run_applies_nothing(void **state)
     assert_int_equal(bw_migrate_pending(f->conn, f->list, f->n, &pending, err, sizeof(err)), 0);
     assert_int_equal(pending, 1);
     apply_ok(f, 1);
-    assert_int_equal(query_ll(f->conn, "SELECT count(*) FROM t"), 2);
+    assert_int_equal(bw_test_sql_int(f->conn, "SELECT count(*) FROM t"), 2);
 }
 
 static void test_pending_changes_nothing(void **state)
@@ -348,11 +337,11 @@ static void test_failing_migration_rolls_back(void **state)
     assert_contains(err, "no such table: nosuch");
     /* Nothing of 0002 is left, 0003 did not run, and the connection is back to normal. */
     assert_false(table_exists(f->conn, "a"));
-    assert_int_equal(query_ll(f->conn, "SELECT count(*) FROM t"), 0);
+    assert_int_equal(bw_test_sql_int(f->conn, "SELECT count(*) FROM t"), 0);
     assert_false(table_exists(f->conn, "c"));
-    assert_int_equal(query_ll(f->conn, "SELECT max(version) FROM schema_migrations"), 1);
+    assert_int_equal(bw_test_sql_int(f->conn, "SELECT max(version) FROM schema_migrations"), 1);
     assert_int_equal(sqlite3_get_autocommit(f->conn), 1);
-    assert_int_equal(query_ll(f->conn, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(bw_test_sql_int(f->conn, "PRAGMA foreign_keys"), 1);
     /* Not applied, so it may be fixed. */
     write_file(f->dir, "0002_bad.sql", "CREATE TABLE a (x INTEGER) STRICT;\n");
     load_ok(f);
@@ -412,8 +401,8 @@ static void test_foreign_key_violation_refused(void **state)
     assert_int_equal(applied, 1);
     assert_contains(err, "0002_orphan.sql leaves a foreign key violation");
     assert_contains(err, "notes");
-    assert_int_equal(query_ll(f->conn, "SELECT count(*) FROM notes"), 2);
-    assert_int_equal(query_ll(f->conn, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(bw_test_sql_int(f->conn, "SELECT count(*) FROM notes"), 2);
+    assert_int_equal(bw_test_sql_int(f->conn, "PRAGMA foreign_keys"), 1);
 }
 
 /* SQLite's table-rebuild recipe drops the parent table: with enforcement on, that would
@@ -431,11 +420,11 @@ static void test_table_rebuild_keeps_children(void **state)
                "ALTER TABLE users_new RENAME TO users;\n");
     load_ok(f);
     apply_ok(f, 2);
-    assert_int_equal(query_ll(f->conn, "SELECT count(*) FROM notes"), 2);
+    assert_int_equal(bw_test_sql_int(f->conn, "SELECT count(*) FROM notes"), 2);
     /* Enforcement is back on afterwards: the cascade still works. */
-    assert_int_equal(query_ll(f->conn, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(bw_test_sql_int(f->conn, "PRAGMA foreign_keys"), 1);
     assert_int_equal(exec_sql(f->conn, "DELETE FROM users;"), 0);
-    assert_int_equal(query_ll(f->conn, "SELECT count(*) FROM notes"), 0);
+    assert_int_equal(bw_test_sql_int(f->conn, "SELECT count(*) FROM notes"), 0);
 }
 
 static void expect_load_fails(fixture *f, const char *needle)
@@ -634,11 +623,11 @@ static void test_sample_schema(void **state)
     assert_string_equal(f->list[0].name, "0001_init.sql");
     apply_ok(f, (int)f->n);
     sqlite3 *db = f->conn;
-    assert_int_equal(query_ll(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
-                                  "AND tbl_name = 'notes' AND sql LIKE '%(owner_id)%'"),
+    assert_int_equal(bw_test_sql_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
+                                         "AND tbl_name = 'notes' AND sql LIKE '%(owner_id)%'"),
                      1);
-    assert_int_equal(query_ll(db, "SELECT count(*) FROM pragma_table_list "
-                                  "WHERE name IN ('users', 'notes') AND strict = 1"),
+    assert_int_equal(bw_test_sql_int(db, "SELECT count(*) FROM pragma_table_list "
+                                         "WHERE name IN ('users', 'notes') AND strict = 1"),
                      2);
     assert_int_equal(exec_sql(db, "INSERT INTO users (id, username, created_at) "
                                   "VALUES (1, 'ann', '2024-01-01T00:00:00Z');"),
@@ -666,9 +655,9 @@ static void test_sample_schema(void **state)
     assert_int_equal(exec_sql(db, "INSERT INTO notes VALUES ('00000000000000000000000000000001', "
                                   "1, 't', 'b', 'c', 'u');"),
                      0);
-    assert_int_equal(query_ll(db, "SELECT count(*) FROM notes"), 1);
+    assert_int_equal(bw_test_sql_int(db, "SELECT count(*) FROM notes"), 1);
     assert_int_equal(exec_sql(db, "DELETE FROM users WHERE id = 1;"), 0);
-    assert_int_equal(query_ll(db, "SELECT count(*) FROM notes"), 0); /* ON DELETE CASCADE */
+    assert_int_equal(bw_test_sql_int(db, "SELECT count(*) FROM notes"), 0); /* ON DELETE CASCADE */
 }
 
 /* ---- cmake/embed_migrations.cmake, run with cmake -P and its output read back ---- */
@@ -803,7 +792,7 @@ static void test_embed_script(void **state)
     assert_int_equal(f->n, 2);
     assert_memory_equal(f->list[0].sql, list[0].sql, list[0].sql_len);
     assert_int_equal(bw_migrate_apply(f->conn, list, 2, NULL, NULL, 0), 0);
-    assert_int_equal(query_ll(f->conn, "SELECT count(*) FROM q WHERE s LIKE 'it''s %'"), 1);
+    assert_int_equal(bw_test_sql_int(f->conn, "SELECT count(*) FROM q WHERE s LIKE 'it''s %'"), 1);
 
     /* Empty folder: a valid file with a count of 0. */
     assert_true((size_t)snprintf(edir, sizeof(edir), "%s/empty", f->root) < sizeof(edir));

@@ -5,45 +5,25 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bulwark/migrate.h"
 #include "bulwark/session.h"
 #include "bulwark/store.h"
-#include "harness.h"
+#include "temp_store.h"
 
 #define T0 1700000000LL
 #define DAY 86400LL
 #define NO_IDLE (100LL * DAY)
 
 typedef struct fixture {
-    char *dir;
-    char path[512];
-    bw_store *store;
-    sqlite3 *db;
+    bw_temp_store ts;
     unsigned char key[BW_SESSION_KEY_BYTES];
     long long alice, bob;
 } fixture;
-
-static long long add_user(sqlite3 *db, const char *name)
-{
-    sqlite3_stmt *st = NULL;
-
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "INSERT INTO users (username, created_at) "
-                                        "VALUES (?1, '2024-01-01T00:00:00.000Z')",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
-    return sqlite3_last_insert_rowid(db);
-}
 
 static int teardown(void **state)
 {
@@ -51,10 +31,7 @@ static int teardown(void **state)
 
     if (f == NULL)
         return 0;
-    bw_store_close(f->store);
-    if (f->dir != NULL)
-        (void)bw_rm_rf(f->dir);
-    free(f->dir);
+    bw_temp_store_close(&f->ts);
     free(f);
     *state = NULL;
     return 0;
@@ -64,55 +41,31 @@ static int teardown(void **state)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    bw_migration *list = NULL;
-    size_t n = 0;
-    char err[256] = "";
-    int len, rc = -1;
 
     *state = f;
-    if (f == NULL || (f->dir = bw_tmpdir_create()) == NULL)
-        return -1;
-    len = snprintf(f->path, sizeof(f->path), "%s/app.db", f->dir);
-    if (len < 0 || (size_t)len >= sizeof(f->path) ||
-        bw_store_open(f->path, 5000, &f->store, err, sizeof(err)) != 0 ||
-        (f->db = bw_store_conn(f->store)) == NULL ||
-        bw_migrate_load_dir(BW_SOURCE_DIR "/migrations", &list, &n, err, sizeof(err)) != 0 ||
-        bw_migrate_apply(f->db, list, n, NULL, err, sizeof(err)) != 0)
-        print_error("setup: %s\n", err);
-    else
-        rc = 0;
-    bw_migrate_free_list(list, n);
-    if (rc != 0) {
-        (void)teardown(state);
+    if (f == NULL || bw_temp_store_open(&f->ts, true) != 0) {
+        free(f);
+        *state = NULL;
         return -1;
     }
     randombytes_buf(f->key, sizeof(f->key));
-    f->alice = add_user(f->db, "alice");
-    f->bob = add_user(f->db, "bob");
+    f->alice = bw_temp_store_add_user(f->ts.db, "alice");
+    f->bob = bw_temp_store_add_user(f->ts.db, "bob");
     return 0;
-}
-
-static long long query_ll(sqlite3 *db, const char *sql, long long arg)
-{
-    sqlite3_stmt *st = NULL;
-    long long v;
-
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_bind_int64(st, 1, arg), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    v = sqlite3_column_int64(st, 0);
-    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
-    return v;
 }
 
 static long long row_count(sqlite3 *db)
 {
-    return query_ll(db, "SELECT count(*) FROM sessions WHERE ?1 = ?1", 0);
+    return bw_test_sql_int(db, "SELECT count(*) FROM sessions");
 }
 
 static long long last_seen(sqlite3 *db, long long id)
 {
-    return query_ll(db, "SELECT last_seen_at FROM sessions WHERE id = ?1", id);
+    char sql[96];
+    int n = snprintf(sql, sizeof(sql), "SELECT last_seen_at FROM sessions WHERE id = %lld", id);
+
+    assert_true(n > 0 && (size_t)n < sizeof(sql));
+    return bw_test_sql_int(db, sql);
 }
 
 /* Creates a session that must succeed. */
@@ -120,7 +73,7 @@ static long long make(fixture *f, long long user, long long now, long long ttl, 
 {
     bw_session_info info;
 
-    assert_int_equal(bw_session_create(f->db, f->key, user, false, now, ttl, tok, &info), 0);
+    assert_int_equal(bw_session_create(f->ts.db, f->key, user, false, now, ttl, tok, &info), 0);
     return info.id;
 }
 
@@ -128,7 +81,7 @@ static int lookup(fixture *f, const char *tok, long long now, long long idle)
 {
     bw_session_info info;
 
-    return bw_session_lookup(f->db, f->key, tok, strlen(tok), now, idle, &info);
+    return bw_session_lookup(f->ts.db, f->key, tok, strlen(tok), now, idle, &info);
 }
 
 static bool in_alphabet(char c)
@@ -153,7 +106,7 @@ static void test_create_lookup_roundtrip(void **state)
     char tok[BW_SESSION_TOKEN_LEN + 1];
     bw_session_info made, got;
 
-    assert_int_equal(bw_session_create(f->db, f->key, f->alice, true, T0, DAY, tok, &made), 0);
+    assert_int_equal(bw_session_create(f->ts.db, f->key, f->alice, true, T0, DAY, tok, &made), 0);
     assert_true(made.id > 0);
     assert_int_equal(made.user_id, f->alice);
     assert_int_equal(made.created_at, T0);
@@ -162,7 +115,7 @@ static void test_create_lookup_roundtrip(void **state)
     assert_true(made.mfa);
 
     memset(&got, 0, sizeof(got));
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, strlen(tok), T0 + 5, 3600, &got), 1);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, strlen(tok), T0 + 5, 3600, &got), 1);
     assert_int_equal(got.id, made.id);
     assert_int_equal(got.user_id, f->alice);
     assert_int_equal(got.created_at, T0);
@@ -171,12 +124,12 @@ static void test_create_lookup_roundtrip(void **state)
     assert_true(got.mfa);
 
     /* Without mfa, and info may be NULL on create and lookup. */
-    assert_int_equal(bw_session_create(f->db, f->key, f->bob, false, T0, DAY, tok, NULL), 0);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, strlen(tok), T0, 3600, &got), 1);
+    assert_int_equal(bw_session_create(f->ts.db, f->key, f->bob, false, T0, DAY, tok, NULL), 0);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, strlen(tok), T0, 3600, &got), 1);
     assert_int_equal(got.user_id, f->bob);
     assert_false(got.mfa);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, strlen(tok), T0, 3600, NULL), 1);
-    assert_int_equal(row_count(f->db), 2);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, strlen(tok), T0, 3600, NULL), 1);
+    assert_int_equal(row_count(f->ts.db), 2);
 }
 
 static void test_token_shape(void **state)
@@ -210,14 +163,14 @@ static void test_bad_shapes_refused(void **state)
     assert_int_equal(lookup(f, tok, T0, 3600), 1);
 
     /* 42 and 44 characters. */
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 42, T0, 3600, &info), 0);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 42, T0, 3600, &info), 0);
     memcpy(bad, tok, BW_SESSION_TOKEN_LEN);
     bad[BW_SESSION_TOKEN_LEN] = 'A';
-    assert_int_equal(bw_session_lookup(f->db, f->key, bad, 44, T0, 3600, &info), 0);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, bad, 44, T0, 3600, &info), 0);
     bad[BW_SESSION_TOKEN_LEN] = '=';
-    assert_int_equal(bw_session_lookup(f->db, f->key, bad, 44, T0, 3600, &info), 0);
-    assert_int_equal(bw_session_lookup(f->db, f->key, bad, 0, T0, 3600, &info), 0);
-    assert_int_equal(bw_session_lookup(f->db, f->key, NULL, 43, T0, 3600, &info), 0);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, bad, 44, T0, 3600, &info), 0);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, bad, 0, T0, 3600, &info), 0);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, NULL, 43, T0, 3600, &info), 0);
 
     /* A foreign character anywhere. */
     for (size_t pos = 0; pos < BW_SESSION_TOKEN_LEN; pos += 7) {
@@ -225,7 +178,7 @@ static void test_bad_shapes_refused(void **state)
             memcpy(bad, tok, BW_SESSION_TOKEN_LEN);
             bad[pos] = subst[k];
             assert_int_equal(
-                bw_session_lookup(f->db, f->key, bad, BW_SESSION_TOKEN_LEN, T0, 3600, &info), 0);
+                bw_session_lookup(f->ts.db, f->key, bad, BW_SESSION_TOKEN_LEN, T0, 3600, &info), 0);
             assert_int_equal(bw_session_csrf_token(f->key, bad, BW_SESSION_TOKEN_LEN, csrf), -1);
         }
     }
@@ -239,7 +192,7 @@ static void test_bad_shapes_refused(void **state)
         memcpy(bad, tok, BW_SESSION_TOKEN_LEN);
         bad[BW_SESSION_TOKEN_LEN - 1] = alphabet[v | low];
         assert_int_equal(
-            bw_session_lookup(f->db, f->key, bad, BW_SESSION_TOKEN_LEN, T0, 3600, &info), 0);
+            bw_session_lookup(f->ts.db, f->key, bad, BW_SESSION_TOKEN_LEN, T0, 3600, &info), 0);
         assert_int_equal(bw_session_csrf_token(f->key, bad, BW_SESSION_TOKEN_LEN, csrf), -1);
     }
     /* The session survives the attempts. */
@@ -273,20 +226,20 @@ static void test_create_errors(void **state)
     fixture *f = *state;
     char tok[BW_SESSION_TOKEN_LEN + 1];
 
-    assert_int_equal(bw_session_create(f->db, f->key, f->alice, false, T0, 0, tok, NULL), -1);
-    assert_int_equal(bw_session_create(f->db, f->key, f->alice, false, T0, -5, tok, NULL), -1);
+    assert_int_equal(bw_session_create(f->ts.db, f->key, f->alice, false, T0, 0, tok, NULL), -1);
+    assert_int_equal(bw_session_create(f->ts.db, f->key, f->alice, false, T0, -5, tok, NULL), -1);
     assert_int_equal(
-        bw_session_create(f->db, f->key, f->alice, false, LLONG_MAX - 10, 11, tok, NULL), -1);
-    assert_int_equal(bw_session_create(f->db, f->key, f->alice, false, T0, DAY, NULL, NULL), -1);
+        bw_session_create(f->ts.db, f->key, f->alice, false, LLONG_MAX - 10, 11, tok, NULL), -1);
+    assert_int_equal(bw_session_create(f->ts.db, f->key, f->alice, false, T0, DAY, NULL, NULL), -1);
     assert_int_equal(bw_session_create(NULL, f->key, f->alice, false, T0, DAY, tok, NULL), -1);
     /* No such user: the foreign key refuses it, and no token is handed out. */
     memset(tok, 'x', sizeof(tok));
-    assert_int_equal(bw_session_create(f->db, f->key, 424242, false, T0, DAY, tok, NULL), -1);
+    assert_int_equal(bw_session_create(f->ts.db, f->key, 424242, false, T0, DAY, tok, NULL), -1);
     assert_int_equal(tok[0], '\0');
-    assert_int_equal(row_count(f->db), 0);
+    assert_int_equal(row_count(f->ts.db), 0);
     /* The largest end time that fits is fine. */
     assert_int_equal(
-        bw_session_create(f->db, f->key, f->alice, false, LLONG_MAX - 10, 10, tok, NULL), 0);
+        bw_session_create(f->ts.db, f->key, f->alice, false, LLONG_MAX - 10, 10, tok, NULL), 0);
 }
 
 static void test_absolute_expiry(void **state)
@@ -298,7 +251,7 @@ static void test_absolute_expiry(void **state)
     assert_int_equal(lookup(f, tok, T0 + 3599, NO_IDLE), 1);
     assert_int_equal(lookup(f, tok, T0 + 3600, NO_IDLE), 0);
     /* Deleted, not merely refused: an earlier clock no longer finds it. */
-    assert_int_equal(row_count(f->db), 0);
+    assert_int_equal(row_count(f->ts.db), 0);
     assert_int_equal(lookup(f, tok, T0 + 10, NO_IDLE), 0);
 }
 
@@ -313,23 +266,23 @@ static void test_idle_expiry(void **state)
     (void)make(f, f->alice, T0, DAY, b);
     /* idle_ttl 600: 599 s idle is fine, 600 s is not. */
     assert_int_equal(lookup(f, a, T0 + 599, 600), 1);
-    assert_int_equal(last_seen(f->db, ida), T0 + 599);
+    assert_int_equal(last_seen(f->ts.db, ida), T0 + 599);
     assert_int_equal(lookup(f, b, T0 + 600, 600), 0);
-    assert_int_equal(row_count(f->db), 1);
+    assert_int_equal(row_count(f->ts.db), 1);
     /* Idle counts from the last touch. */
     assert_int_equal(lookup(f, a, T0 + 599 + 599, 600), 1);
     assert_int_equal(lookup(f, a, T0 + 599 + 599 + 600, 600), 0);
-    assert_int_equal(row_count(f->db), 0);
+    assert_int_equal(row_count(f->ts.db), 0);
 
     /* Extreme clocks and periods: compared exactly, without overflow. */
     (void)make(f, f->alice, T0, DAY, a);
     assert_int_equal(lookup(f, a, T0 + 1, LLONG_MAX), 1);
     assert_int_equal(lookup(f, a, LLONG_MIN, 600), 1); /* far before last_seen_at: not idle */
     assert_int_equal(lookup(f, a, T0, LLONG_MIN), 0);
-    assert_int_equal(row_count(f->db), 0);
+    assert_int_equal(row_count(f->ts.db), 0);
     /* now - last_seen_at beyond LLONG_MAX is idle even for the longest period. */
     ida = make(f, f->alice, T0, DAY, a);
-    assert_int_equal(sqlite3_prepare_v2(f->db,
+    assert_int_equal(sqlite3_prepare_v2(f->ts.db,
                                         "UPDATE sessions SET last_seen_at = ?1 WHERE id = ?2", -1,
                                         &st, NULL),
                      SQLITE_OK);
@@ -338,7 +291,7 @@ static void test_idle_expiry(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_DONE);
     assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
     assert_int_equal(lookup(f, a, T0, LLONG_MAX), 0);
-    assert_int_equal(row_count(f->db), 0);
+    assert_int_equal(row_count(f->ts.db), 0);
 }
 
 static void test_touch_throttled(void **state)
@@ -349,20 +302,20 @@ static void test_touch_throttled(void **state)
     long long id;
 
     id = make(f, f->alice, T0, DAY, tok);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 + 29, 3600, &info), 1);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 + 29, 3600, &info), 1);
     assert_int_equal(info.last_seen_at, T0);
-    assert_int_equal(last_seen(f->db, id), T0);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 + 30, 3600, &info), 1);
+    assert_int_equal(last_seen(f->ts.db, id), T0);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 + 30, 3600, &info), 1);
     assert_int_equal(info.last_seen_at, T0 + 30);
-    assert_int_equal(last_seen(f->db, id), T0 + 30);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 + 59, 3600, &info), 1);
-    assert_int_equal(last_seen(f->db, id), T0 + 30);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 + 60, 3600, &info), 1);
-    assert_int_equal(last_seen(f->db, id), T0 + 60);
+    assert_int_equal(last_seen(f->ts.db, id), T0 + 30);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 + 59, 3600, &info), 1);
+    assert_int_equal(last_seen(f->ts.db, id), T0 + 30);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 + 60, 3600, &info), 1);
+    assert_int_equal(last_seen(f->ts.db, id), T0 + 60);
     /* A clock behind last_seen_at never moves it back. */
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 - 100, 3600, &info), 1);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 - 100, 3600, &info), 1);
     assert_int_equal(info.last_seen_at, T0 + 60);
-    assert_int_equal(last_seen(f->db, id), T0 + 60);
+    assert_int_equal(last_seen(f->ts.db, id), T0 + 60);
 }
 
 /* With a short idle time the touch comes every idle/2 s, so a session used every idle/2 s
@@ -374,16 +327,16 @@ static void test_touch_short_idle(void **state)
     long long id;
 
     id = make(f, f->alice, T0, DAY, tok);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 + 4, 10, NULL), 1);
-    assert_int_equal(last_seen(f->db, id), T0);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 + 5, 10, NULL), 1);
-    assert_int_equal(last_seen(f->db, id), T0 + 5);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 + 4, 10, NULL), 1);
+    assert_int_equal(last_seen(f->ts.db, id), T0);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 + 5, 10, NULL), 1);
+    assert_int_equal(last_seen(f->ts.db, id), T0 + 5);
     for (long long t = T0 + 10; t <= T0 + 60; t += 5)
-        assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, t, 10, NULL), 1);
-    assert_int_equal(last_seen(f->db, id), T0 + 60);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 + 61, 2, NULL), 1);
-    assert_int_equal(last_seen(f->db, id), T0 + 61);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0 + 71, 10, NULL), 0);
+        assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, t, 10, NULL), 1);
+    assert_int_equal(last_seen(f->ts.db, id), T0 + 60);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 + 61, 2, NULL), 1);
+    assert_int_equal(last_seen(f->ts.db, id), T0 + 61);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0 + 71, 10, NULL), 0);
 }
 
 static void test_revoke(void **state)
@@ -394,11 +347,11 @@ static void test_revoke(void **state)
 
     ida = make(f, f->alice, T0, DAY, a);
     (void)make(f, f->alice, T0, DAY, b);
-    assert_int_equal(bw_session_revoke(f->db, ida), 1);
+    assert_int_equal(bw_session_revoke(f->ts.db, ida), 1);
     assert_int_equal(lookup(f, a, T0, 3600), 0);
     assert_int_equal(lookup(f, b, T0, 3600), 1);
-    assert_int_equal(bw_session_revoke(f->db, ida), 0);
-    assert_int_equal(bw_session_revoke(f->db, -1), 0);
+    assert_int_equal(bw_session_revoke(f->ts.db, ida), 0);
+    assert_int_equal(bw_session_revoke(f->ts.db, -1), 0);
 }
 
 static void test_revoke_user(void **state)
@@ -410,13 +363,13 @@ static void test_revoke_user(void **state)
         (void)make(f, f->alice, T0, DAY, a[i]);
     for (int i = 0; i < 2; i++)
         (void)make(f, f->bob, T0, DAY, b[i]);
-    assert_int_equal(bw_session_revoke_user(f->db, f->alice), 3);
+    assert_int_equal(bw_session_revoke_user(f->ts.db, f->alice), 3);
     for (int i = 0; i < 3; i++)
         assert_int_equal(lookup(f, a[i], T0, 3600), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(lookup(f, b[i], T0, 3600), 1);
-    assert_int_equal(bw_session_revoke_user(f->db, f->alice), 0);
-    assert_int_equal(row_count(f->db), 2);
+    assert_int_equal(bw_session_revoke_user(f->ts.db, f->alice), 0);
+    assert_int_equal(row_count(f->ts.db), 2);
 }
 
 static void test_prune(void **state)
@@ -431,49 +384,16 @@ static void test_prune(void **state)
     (void)make(f, f->alice, now - 600, DAY, tok);  /* idle exactly 600 s */
     (void)make(f, f->bob, now - 599, DAY, almost); /* idle 599 s: kept */
     (void)make(f, f->bob, now - 10, 11, live);     /* expires 1 s after now: kept */
-    assert_int_equal(bw_session_prune(f->db, now, 600), 3);
-    assert_int_equal(row_count(f->db), 2);
+    assert_int_equal(bw_session_prune(f->ts.db, now, 600), 3);
+    assert_int_equal(row_count(f->ts.db), 2);
     assert_int_equal(lookup(f, almost, now, 600), 1);
     assert_int_equal(lookup(f, live, now, 600), 1);
-    assert_int_equal(bw_session_prune(f->db, now, 600), 0);
+    assert_int_equal(bw_session_prune(f->ts.db, now, 600), 0);
     /* Extreme idle periods neither overflow nor misfire. */
-    assert_int_equal(bw_session_prune(f->db, LLONG_MIN + 5, LLONG_MAX), 0);
-    assert_int_equal(row_count(f->db), 2);
-    assert_int_equal(bw_session_prune(f->db, T0, LLONG_MIN), 2);
-    assert_int_equal(row_count(f->db), 0);
-}
-
-/* Every file of the database (main, WAL, shared memory), concatenated. */
-static char *read_db_files(const char *dir, size_t *total)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char *all = NULL;
-
-    assert_non_null(d);
-    *total = 0;
-    while ((e = readdir(d)) != NULL) {
-        char path[1024];
-        size_t len = 0;
-        char *data;
-        char *grown;
-        int n;
-
-        if (e->d_name[0] == '.')
-            continue;
-        n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        assert_true(n > 0 && (size_t)n < sizeof(path));
-        data = bw_read_file(path, &len);
-        assert_non_null(data);
-        grown = realloc(all, *total + len + 1);
-        assert_non_null(grown);
-        all = grown;
-        memcpy(all + *total, data, len);
-        *total += len;
-        free(data);
-    }
-    assert_int_equal(closedir(d), 0);
-    return all;
+    assert_int_equal(bw_session_prune(f->ts.db, LLONG_MIN + 5, LLONG_MAX), 0);
+    assert_int_equal(row_count(f->ts.db), 2);
+    assert_int_equal(bw_session_prune(f->ts.db, T0, LLONG_MIN), 2);
+    assert_int_equal(row_count(f->ts.db), 0);
 }
 
 static void test_token_not_in_db_files(void **state)
@@ -486,7 +406,7 @@ static void test_token_not_in_db_files(void **state)
 
     for (int i = 0; i < 8; i++)
         (void)make(f, f->alice, T0, DAY, toks[i]);
-    all = read_db_files(f->dir, &total);
+    all = bw_temp_store_files(&f->ts, &total);
     assert_true(total > 0);
     for (int i = 0; i < 8; i++) {
         assert_null(memmem(all, total, toks[i], BW_SESSION_TOKEN_LEN));
@@ -512,9 +432,9 @@ static void test_other_key_not_found(void **state)
     (void)make(f, f->alice, T0, DAY, tok);
     memcpy(other, f->key, sizeof(other));
     other[31] ^= 1;
-    assert_int_equal(bw_session_lookup(f->db, other, tok, 43, T0, 3600, &info), 0);
-    assert_int_equal(row_count(f->db), 1);
-    assert_int_equal(bw_session_lookup(f->db, f->key, tok, 43, T0, 3600, &info), 1);
+    assert_int_equal(bw_session_lookup(f->ts.db, other, tok, 43, T0, 3600, &info), 0);
+    assert_int_equal(row_count(f->ts.db), 1);
+    assert_int_equal(bw_session_lookup(f->ts.db, f->key, tok, 43, T0, 3600, &info), 1);
 }
 
 static void test_csrf_token(void **state)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bulwark/store.h"
+#include "temp_store.h"
 
 #define assert_contains(hay, needle)                                                               \
     do {                                                                                           \
@@ -80,18 +81,6 @@ static void exec_ok(sqlite3 *db, const char *sql)
     }
 }
 
-static long long query_ll(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v;
-
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    v = sqlite3_column_int64(st, 0);
-    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
-    return v;
-}
-
 static int table_exists(sqlite3 *db, const char *name)
 {
     sqlite3_stmt *st = NULL;
@@ -152,7 +141,7 @@ static void test_reopen_keeps_data(void **state)
     exec_ok(bw_store_conn(s), "CREATE TABLE t (x INTEGER) STRICT; INSERT INTO t VALUES (42);");
     bw_store_close(s);
     assert_int_equal(bw_store_open(f->db, 1000, &s, err, sizeof(err)), 0);
-    assert_int_equal(query_ll(bw_store_conn(s), "SELECT x FROM t"), 42);
+    assert_int_equal(bw_test_sql_int(bw_store_conn(s), "SELECT x FROM t"), 42);
     bw_store_close(s);
 }
 
@@ -176,9 +165,9 @@ static void report_conn(conn_report *r)
         sqlite3_step(st) == SQLITE_ROW)
         r->wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
     (void)sqlite3_finalize(st);
-    r->fk = (int)query_ll(db, "PRAGMA foreign_keys");
-    r->sync = (int)query_ll(db, "PRAGMA synchronous");
-    r->trusted = (int)query_ll(db, "PRAGMA trusted_schema");
+    r->fk = (int)bw_test_sql_int(db, "PRAGMA foreign_keys");
+    r->sync = (int)bw_test_sql_int(db, "PRAGMA synchronous");
+    r->trusted = (int)bw_test_sql_int(db, "PRAGMA trusted_schema");
     if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, -1, &v) == SQLITE_OK)
         r->defensive = v;
     /* "nosuch" must be an unknown column, not the string 'nosuch'. */
@@ -459,7 +448,7 @@ static void test_relative_path_resolved(void **state)
     assert_true((size_t)snprintf(lit, sizeof(lit), "%s/file:uri.db?mode=memory", f->dir) <
                 sizeof(lit));
     assert_int_equal(bw_store_open(lit, 1000, &s, err, sizeof(err)), 0);
-    assert_int_equal(query_ll(bw_store_conn(s), "SELECT x FROM t"), 7);
+    assert_int_equal(bw_test_sql_int(bw_store_conn(s), "SELECT x FROM t"), 7);
     bw_store_close(s);
 }
 
@@ -484,7 +473,7 @@ static void test_transactions(void **state)
     exec_ok(db, "INSERT INTO t VALUES (2);");
     assert_int_equal(bw_store_tx_begin(db), -1); /* no nesting */
     assert_int_equal(bw_store_tx_rollback(db), 0);
-    assert_int_equal(query_ll(db, "SELECT group_concat(x) = '1' FROM t"), 1);
+    assert_int_equal(bw_test_sql_int(db, "SELECT group_concat(x) = '1' FROM t"), 1);
 
     assert_int_equal(bw_store_tx_rollback(db), 0); /* nothing open: fine */
     assert_int_equal(bw_store_tx_commit(db), -1);  /* nothing open: an error */
@@ -510,19 +499,19 @@ static void test_exec_script(void **state)
                              "SELECT * FROM t; -- rows are stepped over\n"
                              "-- trailing comment";
     assert_int_equal(bw_store_exec_script(db, ok, strlen(ok), err, sizeof(err)), 0);
-    assert_int_equal(query_ll(db, "SELECT sum(x) FROM t"), 3);
+    assert_int_equal(bw_test_sql_int(db, "SELECT sum(x) FROM t"), 3);
 
     /* Only len bytes run: the statement after them does not. */
     static const char cut[] = "INSERT INTO t VALUES (10);INSERT INTO t VALUES (100);";
     assert_int_equal(bw_store_exec_script(db, cut, 26, err, sizeof(err)), 0);
-    assert_int_equal(query_ll(db, "SELECT sum(x) FROM t"), 13);
+    assert_int_equal(bw_test_sql_int(db, "SELECT sum(x) FROM t"), 13);
 
     /* The failing statement is reported by line; earlier ones have run. */
     static const char bad[] = "INSERT INTO t VALUES (1000);\n\n  INSERT INTO nosuch VALUES (1);\n"
                               "INSERT INTO t VALUES (5000);";
     assert_int_equal(bw_store_exec_script(db, bad, strlen(bad), err, sizeof(err)), -1);
     assert_contains(err, "line 3: no such table: nosuch");
-    assert_int_equal(query_ll(db, "SELECT sum(x) FROM t"), 1013);
+    assert_int_equal(bw_test_sql_int(db, "SELECT sum(x) FROM t"), 1013);
 
     /* A runtime error (not a prepare error) is reported too. */
     static const char strict[] = "INSERT INTO t VALUES ('text');";
@@ -537,7 +526,7 @@ static void test_exec_script(void **state)
     static const char nul[] = "INSERT INTO t VALUES (1);\n\0DROP TABLE t;";
     assert_int_equal(bw_store_exec_script(db, nul, sizeof(nul) - 1, err, sizeof(err)), -1);
     assert_contains(err, "line 2: NUL");
-    assert_int_equal(query_ll(db, "SELECT sum(x) FROM t"), 1013);
+    assert_int_equal(bw_test_sql_int(db, "SELECT sum(x) FROM t"), 1013);
 
     assert_int_equal(bw_store_exec_script(db, NULL, 0, err, sizeof(err)), 0);
     assert_int_equal(bw_store_exec_script(db, "  \n-- x", 7, err, sizeof(err)), 0);

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -14,18 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bulwark/migrate.h"
 #include "bulwark/store.h"
 #include "bulwark/throttle.h"
 #include "harness.h"
+#include "temp_store.h"
 
 #define T0 1700000000LL
 
 typedef struct fixture {
-    char *dir;
-    char path[512];
-    bw_store *store;
-    sqlite3 *db;
+    bw_temp_store ts;
     unsigned char key[BW_THROTTLE_KEY_BYTES];
     bw_throttle_policy p;
 } fixture;
@@ -45,10 +41,7 @@ static int teardown(void **state)
 
     if (f == NULL)
         return 0;
-    bw_store_close(f->store);
-    if (f->dir != NULL)
-        (void)bw_rm_rf(f->dir);
-    free(f->dir);
+    bw_temp_store_close(&f->ts);
     free(f);
     *state = NULL;
     return 0;
@@ -58,43 +51,16 @@ static int teardown(void **state)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    bw_migration *list = NULL;
-    size_t n = 0;
-    char err[256] = "";
-    int len, rc = -1;
 
     *state = f;
-    if (f == NULL || (f->dir = bw_tmpdir_create()) == NULL)
-        return -1;
-    len = snprintf(f->path, sizeof(f->path), "%s/app.db", f->dir);
-    if (len < 0 || (size_t)len >= sizeof(f->path) ||
-        bw_store_open(f->path, 10000, &f->store, err, sizeof(err)) != 0 ||
-        (f->db = bw_store_conn(f->store)) == NULL ||
-        bw_migrate_load_dir(BW_SOURCE_DIR "/migrations", &list, &n, err, sizeof(err)) != 0 ||
-        bw_migrate_apply(f->db, list, n, NULL, err, sizeof(err)) != 0)
-        print_error("setup: %s\n", err);
-    else
-        rc = 0;
-    bw_migrate_free_list(list, n);
-    if (rc != 0) {
-        (void)teardown(state);
+    if (f == NULL || bw_temp_store_open(&f->ts, true) != 0) {
+        free(f);
+        *state = NULL;
         return -1;
     }
     randombytes_buf(f->key, sizeof(f->key));
     f->p = default_policy;
     return 0;
-}
-
-static long long query_ll(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    long long v;
-
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    v = sqlite3_column_int64(st, 0);
-    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
-    return v;
 }
 
 static void exec_sql(sqlite3 *db, const char *sql)
@@ -119,13 +85,13 @@ static void set_failures(sqlite3 *db, long long n)
 static void fail_acct(fixture *f, const char *name, long long now)
 {
     assert_int_equal(
-        bw_throttle_fail(f->db, f->key, BW_THROTTLE_ACCOUNT, name, strlen(name), now, &f->p), 0);
+        bw_throttle_fail(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, name, strlen(name), now, &f->p), 0);
 }
 
 /* The check's result; *retry gets retry_after_s. */
 static int check_acct(fixture *f, const char *name, long long now, long long *retry)
 {
-    return bw_throttle_check(f->db, f->key, BW_THROTTLE_ACCOUNT, name, strlen(name), now, &f->p,
+    return bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, name, strlen(name), now, &f->p,
                              retry);
 }
 
@@ -161,7 +127,7 @@ static void test_lockout_schedule(void **state)
         expect = expect * 2 > 900 ? 900 : expect * 2;
     }
     assert_int_equal(expect, 900);
-    assert_int_equal(query_ll(f->db, "SELECT failures FROM login_failures"), 40);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT failures FROM login_failures"), 40);
 }
 
 static void test_lockout_huge_counts(void **state)
@@ -177,9 +143,9 @@ static void test_lockout_huge_counts(void **state)
         long long n = counts[i] == LLONG_MAX ? LLONG_MAX : counts[i] + 1; /* after the fail */
         long long want = n - 5 >= 31 ? INT_MAX : 1LL << (n - 5);
 
-        set_failures(f->db, counts[i]);
+        set_failures(f->ts.db, counts[i]);
         fail_acct(f, "bob", T0 + 1);
-        assert_int_equal(query_ll(f->db, "SELECT failures FROM login_failures"), n);
+        assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT failures FROM login_failures"), n);
         assert_locked_for(f, "bob", T0 + 1, want);
     }
     /* A larger base: exact while base * 2^e fits under the cap, capped from there on, and
@@ -191,7 +157,7 @@ static void test_lockout_huge_counts(void **state)
 
         for (int e = 0; e < exps[i]; e++)
             want = want * 2 > INT_MAX ? INT_MAX : want * 2;
-        set_failures(f->db, 5 + exps[i] - 1);
+        set_failures(f->ts.db, 5 + exps[i] - 1);
         fail_acct(f, "bob", T0 + 1);
         assert_locked_for(f, "bob", T0 + 1, want);
     }
@@ -199,18 +165,19 @@ static void test_lockout_huge_counts(void **state)
     /* The largest base: any exponent gives the cap, none overflows on the way. */
     f->p.account_base_delay_s = INT_MAX;
     for (size_t i = 0; i < sizeof(exps) / sizeof(exps[0]); i++) {
-        set_failures(f->db, 5 + exps[i] - 1);
+        set_failures(f->ts.db, 5 + exps[i] - 1);
         fail_acct(f, "bob", T0 + 1);
         assert_locked_for(f, "bob", T0 + 1, INT_MAX);
     }
 
     /* A clock at the end of time saturates instead of wrapping. */
     long long retry = 0;
-    exec_sql(f->db, "UPDATE login_failures SET failures = 40, last_at = 9223372036854775787");
+    exec_sql(f->ts.db, "UPDATE login_failures SET failures = 40, last_at = 9223372036854775787");
     fail_acct(f, "bob", LLONG_MAX - 10);
     assert_int_equal(check_acct(f, "bob", LLONG_MAX - 10, &retry), 1);
     assert_int_equal(retry, 10);
-    assert_int_equal(query_ll(f->db, "SELECT locked_until FROM login_failures"), LLONG_MAX);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT locked_until FROM login_failures"),
+                     LLONG_MAX);
 }
 
 static void test_reset_on_success(void **state)
@@ -222,9 +189,9 @@ static void test_reset_on_success(void **state)
         fail_acct(f, "carol", T0 + n);
     assert_int_equal(check_acct(f, "carol", T0 + 5, &retry), 1);
     assert_int_equal(
-        bw_throttle_reset(f->db, f->key, BW_THROTTLE_ACCOUNT, "carol", strlen("carol")), 0);
+        bw_throttle_reset(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, "carol", strlen("carol")), 0);
     assert_int_equal(check_acct(f, "carol", T0 + 5, &retry), 0);
-    assert_int_equal(query_ll(f->db, "SELECT count(*) FROM login_failures"), 0);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT count(*) FROM login_failures"), 0);
     /* Counting starts over: four failures are free, the fifth locks for the base delay. */
     for (int n = 0; n < 4; n++) {
         fail_acct(f, "carol", T0 + 10 + n);
@@ -233,7 +200,7 @@ static void test_reset_on_success(void **state)
     fail_acct(f, "carol", T0 + 20);
     assert_locked_for(f, "carol", T0 + 20, 1);
     /* Resetting an unknown name is fine. */
-    assert_int_equal(bw_throttle_reset(f->db, f->key, BW_THROTTLE_ACCOUNT, "nobody", 6), 0);
+    assert_int_equal(bw_throttle_reset(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, "nobody", 6), 0);
 }
 
 static void test_forget_after_reset_period(void **state)
@@ -253,8 +220,9 @@ static void test_forget_after_reset_period(void **state)
     /* 100 s after the last one: forgotten, this is failure 1. */
     fail_acct(f, "erin", T0 + 3 + 100);
     assert_int_equal(check_acct(f, "erin", T0 + 103, &retry), 0);
-    assert_int_equal(query_ll(f->db, "SELECT first_at FROM login_failures WHERE failures = 1"),
-                     T0 + 103);
+    assert_int_equal(
+        bw_test_sql_int(f->ts.db, "SELECT first_at FROM login_failures WHERE failures = 1"),
+        T0 + 103);
 }
 
 static int fail_addr(fixture *f, const char *addr, long long now)
@@ -263,7 +231,7 @@ static int fail_addr(fixture *f, const char *addr, long long now)
     int n = bw_throttle_address_prefix(addr, pre);
 
     assert_true(n == 4 || n == 8);
-    return bw_throttle_fail(f->db, f->key, BW_THROTTLE_ADDRESS, pre, (size_t)n, now, &f->p);
+    return bw_throttle_fail(f->ts.db, f->key, BW_THROTTLE_ADDRESS, pre, (size_t)n, now, &f->p);
 }
 
 static int check_addr(fixture *f, const char *addr, long long now, long long *retry)
@@ -272,7 +240,8 @@ static int check_addr(fixture *f, const char *addr, long long now, long long *re
     int n = bw_throttle_address_prefix(addr, pre);
 
     assert_true(n == 4 || n == 8);
-    return bw_throttle_check(f->db, f->key, BW_THROTTLE_ADDRESS, pre, (size_t)n, now, &f->p, retry);
+    return bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ADDRESS, pre, (size_t)n, now, &f->p,
+                             retry);
 }
 
 static void test_address_window(void **state)
@@ -295,8 +264,8 @@ static void test_address_window(void **state)
     assert_int_equal(check_addr(f, "192.0.2.7", start + 60, &retry), 0);
     /* A failure at the window's end opens a new window with one failure. */
     assert_int_equal(fail_addr(f, "192.0.2.7", start + 60), 0);
-    assert_int_equal(query_ll(f->db, "SELECT failures FROM login_failures"), 1);
-    assert_int_equal(query_ll(f->db, "SELECT first_at FROM login_failures"), start + 60);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT failures FROM login_failures"), 1);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT first_at FROM login_failures"), start + 60);
 
     /* A failure at the window's last second still counts in it. */
     assert_int_equal(fail_addr(f, "198.51.100.1", start), 0);
@@ -416,38 +385,40 @@ static void test_scopes_and_keys_independent(void **state)
     f->p.address_limit = 5;
     for (int n = 0; n < 5; n++)
         assert_int_equal(
-            bw_throttle_fail(f->db, f->key, BW_THROTTLE_ACCOUNT, id, sizeof(id), T0, &f->p), 0);
+            bw_throttle_fail(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, id, sizeof(id), T0, &f->p), 0);
     assert_int_equal(
-        bw_throttle_check(f->db, f->key, BW_THROTTLE_ACCOUNT, id, sizeof(id), T0, &f->p, &retry),
+        bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, id, sizeof(id), T0, &f->p, &retry),
         1);
     /* Same bytes, other scope: nothing recorded there. */
     assert_int_equal(
-        bw_throttle_check(f->db, f->key, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p, &retry),
+        bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p, &retry),
         0);
     for (int n = 0; n < 5; n++)
         assert_int_equal(
-            bw_throttle_fail(f->db, f->key, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p), 0);
+            bw_throttle_fail(f->ts.db, f->key, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p), 0);
     assert_int_equal(
-        bw_throttle_check(f->db, f->key, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p, &retry),
+        bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p, &retry),
         1);
     /* Resetting the account leaves the address locked. */
-    assert_int_equal(bw_throttle_reset(f->db, f->key, BW_THROTTLE_ACCOUNT, id, sizeof(id)), 0);
+    assert_int_equal(bw_throttle_reset(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, id, sizeof(id)), 0);
     assert_int_equal(
-        bw_throttle_check(f->db, f->key, BW_THROTTLE_ACCOUNT, id, sizeof(id), T0, &f->p, &retry),
+        bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, id, sizeof(id), T0, &f->p, &retry),
         0);
     assert_int_equal(
-        bw_throttle_check(f->db, f->key, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p, &retry),
+        bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p, &retry),
         1);
     /* Another name, or the same one under another key, is free. */
     assert_int_equal(
-        bw_throttle_check(f->db, f->key, BW_THROTTLE_ADDRESS, id, 3, T0, &f->p, &retry), 0);
+        bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ADDRESS, id, 3, T0, &f->p, &retry), 0);
     memcpy(other, f->key, sizeof(other));
     other[0] ^= 1;
     assert_int_equal(
-        bw_throttle_check(f->db, other, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p, &retry), 0);
+        bw_throttle_check(f->ts.db, other, BW_THROTTLE_ADDRESS, id, sizeof(id), T0, &f->p, &retry),
+        0);
     /* An empty name is a name like any other. */
-    assert_int_equal(bw_throttle_fail(f->db, f->key, BW_THROTTLE_ACCOUNT, NULL, 0, T0, &f->p), 0);
-    assert_int_equal(query_ll(f->db, "SELECT count(*) FROM login_failures"), 2);
+    assert_int_equal(bw_throttle_fail(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, NULL, 0, T0, &f->p),
+                     0);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT count(*) FROM login_failures"), 2);
 }
 
 static void test_bad_arguments(void **state)
@@ -457,21 +428,21 @@ static void test_bad_arguments(void **state)
     bw_throttle_policy p = f->p;
     sqlite3 *empty = NULL;
 
-    assert_int_equal(bw_throttle_check(f->db, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, &p, NULL),
+    assert_int_equal(bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, &p, NULL),
                      -1);
-    assert_int_equal(bw_throttle_check(f->db, NULL, BW_THROTTLE_ACCOUNT, "a", 1, T0, &p, &retry),
+    assert_int_equal(bw_throttle_check(f->ts.db, NULL, BW_THROTTLE_ACCOUNT, "a", 1, T0, &p, &retry),
                      -1);
-    assert_int_equal(bw_throttle_check(f->db, f->key, BW_THROTTLE_ACCOUNT, NULL, 1, T0, &p, &retry),
-                     -1);
-    assert_int_equal(bw_throttle_check(f->db, f->key, (bw_throttle_scope)7, "a", 1, T0, &p, &retry),
-                     -1);
+    assert_int_equal(
+        bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, NULL, 1, T0, &p, &retry), -1);
+    assert_int_equal(
+        bw_throttle_check(f->ts.db, f->key, (bw_throttle_scope)7, "a", 1, T0, &p, &retry), -1);
     assert_int_equal(bw_throttle_check(NULL, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, &p, &retry),
                      -1);
     assert_int_equal(
-        bw_throttle_check(f->db, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, NULL, &retry), -1);
-    assert_int_equal(bw_throttle_fail(f->db, f->key, (bw_throttle_scope)-1, "a", 1, T0, &p), -1);
-    assert_int_equal(bw_throttle_fail(f->db, f->key, BW_THROTTLE_ADDRESS, NULL, 4, T0, &p), -1);
-    assert_int_equal(bw_throttle_reset(f->db, NULL, BW_THROTTLE_ACCOUNT, "a", 1), -1);
+        bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, NULL, &retry), -1);
+    assert_int_equal(bw_throttle_fail(f->ts.db, f->key, (bw_throttle_scope)-1, "a", 1, T0, &p), -1);
+    assert_int_equal(bw_throttle_fail(f->ts.db, f->key, BW_THROTTLE_ADDRESS, NULL, 4, T0, &p), -1);
+    assert_int_equal(bw_throttle_reset(f->ts.db, NULL, BW_THROTTLE_ACCOUNT, "a", 1), -1);
     assert_int_equal(bw_throttle_reset(NULL, f->key, BW_THROTTLE_ACCOUNT, "a", 1), -1);
     /* Every field of the policy must be positive. */
     for (int field = 0; field < 6; field++) {
@@ -480,11 +451,12 @@ static void test_bad_arguments(void **state)
                          &q.account_reset_s,   &q.address_limit,        &q.address_window_s};
 
         *fields[field] = 0;
-        assert_int_equal(bw_throttle_fail(f->db, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, &q), -1);
+        assert_int_equal(bw_throttle_fail(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, &q),
+                         -1);
         assert_int_equal(
-            bw_throttle_check(f->db, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, &q, &retry), -1);
+            bw_throttle_check(f->ts.db, f->key, BW_THROTTLE_ACCOUNT, "a", 1, T0, &q, &retry), -1);
     }
-    assert_int_equal(query_ll(f->db, "SELECT count(*) FROM login_failures"), 0);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT count(*) FROM login_failures"), 0);
 
     /* Database errors: no table. */
     assert_int_equal(sqlite3_open_v2(":memory:", &empty, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -506,42 +478,10 @@ static void test_prune_old_rows(void **state)
     fail_acct(f, "old", T0);
     assert_int_equal(fail_addr(f, "192.0.2.1", T0), 0);
     fail_acct(f, "new", T0 + 900);
-    assert_int_equal(query_ll(f->db, "SELECT count(*) FROM login_failures"), 3);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT count(*) FROM login_failures"), 3);
     fail_acct(f, "new", T0 + 901);
-    assert_int_equal(query_ll(f->db, "SELECT count(*) FROM login_failures"), 1);
-    assert_int_equal(query_ll(f->db, "SELECT last_at FROM login_failures"), T0 + 901);
-}
-
-/* Every file of the database (main, WAL, shared memory), concatenated. */
-static char *read_db_files(const char *dir, size_t *total)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char *all = NULL;
-
-    assert_non_null(d);
-    *total = 0;
-    while ((e = readdir(d)) != NULL) {
-        char path[1024];
-        size_t len = 0;
-        char *data, *grown;
-        int n;
-
-        if (e->d_name[0] == '.')
-            continue;
-        n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        assert_true(n > 0 && (size_t)n < sizeof(path));
-        data = bw_read_file(path, &len);
-        assert_non_null(data);
-        grown = realloc(all, *total + len + 1);
-        assert_non_null(grown);
-        all = grown;
-        memcpy(all + *total, data, len);
-        *total += len;
-        free(data);
-    }
-    assert_int_equal(closedir(d), 0);
-    return all;
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT count(*) FROM login_failures"), 1);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT last_at FROM login_failures"), T0 + 901);
 }
 
 static void test_ids_not_stored(void **state)
@@ -553,7 +493,7 @@ static void test_ids_not_stored(void **state)
 
     fail_acct(f, "victim.name@example.org", T0);
     assert_int_equal(fail_addr(f, "2001:db8:1234:5678::1", T0), 0);
-    all = read_db_files(f->dir, &total);
+    all = bw_temp_store_files(&f->ts, &total);
     assert_true(total > 0);
     assert_null(memmem(all, total, "victim.name", strlen("victim.name")));
     assert_null(memmem(all, total, v6, sizeof(v6)));
@@ -580,11 +520,11 @@ static void test_row_key_format(void **state)
         unsigned char want[32];
         sqlite3_stmt *st = NULL;
 
-        assert_int_equal(bw_throttle_fail(f->db, f->key, scopes[i].scope, "alice", 5, T0, &f->p),
+        assert_int_equal(bw_throttle_fail(f->ts.db, f->key, scopes[i].scope, "alice", 5, T0, &f->p),
                          0);
         assert_int_equal(
             crypto_generichash(want, sizeof(want), msg, sizeof(msg), f->key, sizeof(f->key)), 0);
-        assert_int_equal(sqlite3_prepare_v2(f->db, scopes[i].sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(f->ts.db, scopes[i].sql, -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_bytes(st, 0), sizeof(want));
         assert_memory_equal(sqlite3_column_blob(st, 0), want, sizeof(want));
@@ -603,7 +543,7 @@ typedef struct worker {
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    sqlite3 *db = bw_store_conn(w->f->store); /* this thread's own connection */
+    sqlite3 *db = bw_store_conn(w->f->ts.store); /* this thread's own connection */
 
     for (int i = 0; i < PER_THREAD; i++) {
         if (db == NULL || bw_throttle_fail(db, w->f->key, BW_THROTTLE_ACCOUNT, "shared", 6, T0 + i,
@@ -629,7 +569,8 @@ static void test_concurrent_failures_none_lost(void **state)
         assert_int_equal(pthread_join(th[i], NULL), 0);
         assert_int_equal(w[i].failed, 0);
     }
-    assert_int_equal(query_ll(f->db, "SELECT failures FROM login_failures"), THREADS * PER_THREAD);
+    assert_int_equal(bw_test_sql_int(f->ts.db, "SELECT failures FROM login_failures"),
+                     THREADS * PER_THREAD);
     assert_int_equal(check_acct(f, "shared", T0 + PER_THREAD, &retry), 1);
 }
 

@@ -11,69 +11,34 @@
 #include <string.h>
 #include <time.h>
 
-#include "bulwark/migrate.h"
 #include "bulwark/store.h"
 #include "bulwark/user.h"
 #include "harness.h"
+#include "temp_store.h"
 
 typedef struct {
-    char *dir;
-    bw_store *store;
-    sqlite3 *db;
+    bw_temp_store ts;
 } fixture;
 
-/* A fresh store in a temp dir; with_schema applies migrations/. */
 static int teardown(void **state)
 {
     fixture *f = *state;
 
     if (f == NULL)
         return 0;
-    bw_store_close(f->store);
-    if (f->dir != NULL) {
-        (void)bw_rm_rf(f->dir);
-        free(f->dir);
-    }
+    bw_temp_store_close(&f->ts);
     free(f);
     return 0;
 }
 
-/* Opens the store of f in a fresh temp dir; with_schema applies migrations/. */
-static int open_store(fixture *f, bool with_schema)
-{
-    bw_migration *list = NULL;
-    char path[512], err[256] = "";
-    size_t n = 0;
-    int rc = -1;
-
-    f->dir = bw_tmpdir_create();
-    if (f->dir == NULL)
-        return -1;
-    if ((size_t)snprintf(path, sizeof(path), "%s/app.db", f->dir) >= sizeof(path) ||
-        bw_store_open(path, 1000, &f->store, err, sizeof(err)) != 0 ||
-        (f->db = bw_store_conn(f->store)) == NULL) {
-        print_error("store: %s\n", err);
-        return -1;
-    }
-    if (!with_schema)
-        return 0;
-    if (bw_migrate_load_dir(BW_SOURCE_DIR "/migrations", &list, &n, err, sizeof(err)) == 0)
-        rc = bw_migrate_apply(f->db, list, n, NULL, err, sizeof(err));
-    bw_migrate_free_list(list, n);
-    if (rc != 0)
-        print_error("migrations: %s\n", err);
-    return rc;
-}
-
+/* A fresh store in a temp dir; with_schema applies migrations/. */
 static int open_fixture(void **state, bool with_schema)
 {
     fixture *f = calloc(1, sizeof(*f));
 
-    if (f == NULL)
-        return -1;
     *state = f;
-    if (open_store(f, with_schema) != 0) {
-        (void)teardown(state);
+    if (f == NULL || bw_temp_store_open(&f->ts, with_schema) != 0) {
+        free(f);
         *state = NULL;
         return -1;
     }
@@ -132,15 +97,7 @@ static long long insert_raw(sqlite3 *db, const char *name, const char *hash, con
 
 static long long count_users(sqlite3 *db)
 {
-    sqlite3_stmt *st = NULL;
-    long long n;
-
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM users", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    n = sqlite3_column_int64(st, 0);
-    assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
-    return n;
+    return bw_test_sql_int(db, "SELECT count(*) FROM users");
 }
 
 /* A string of n copies of c (n < cap). */
@@ -280,11 +237,11 @@ static void test_add_find_get(void **state)
     bw_user u, v;
     long long id, id2;
 
-    id = add_ok(f->db, "Alice.Smith@Example.com", hash, "editor,viewer");
-    id2 = add_ok(f->db, "bob", "", "");
+    id = add_ok(f->ts.db, "Alice.Smith@Example.com", hash, "editor,viewer");
+    id2 = add_ok(f->ts.db, "bob", "", "");
     assert_true(id2 != id);
 
-    assert_int_equal(bw_user_find(f->db, "alice.smith@example.com", &u), 1);
+    assert_int_equal(bw_user_find(f->ts.db, "alice.smith@example.com", &u), 1);
     assert_int_equal(u.id, id);
     assert_string_equal(u.name, "alice.smith@example.com");
     assert_string_equal(u.password_hash, hash);
@@ -293,28 +250,28 @@ static void test_add_find_get(void **state)
     assert_created_now(u.created_at);
 
     /* Any case finds the same user. */
-    assert_int_equal(bw_user_find(f->db, "ALICE.SMITH@EXAMPLE.COM", &v), 1);
+    assert_int_equal(bw_user_find(f->ts.db, "ALICE.SMITH@EXAMPLE.COM", &v), 1);
     assert_int_equal(v.id, id);
-    assert_int_equal(bw_user_get(f->db, id, &v), 1);
+    assert_int_equal(bw_user_get(f->ts.db, id, &v), 1);
     assert_memory_equal(&u, &v, sizeof(u));
 
-    assert_int_equal(bw_user_get(f->db, id2, &v), 1);
+    assert_int_equal(bw_user_get(f->ts.db, id2, &v), 1);
     assert_string_equal(v.name, "bob");
     assert_string_equal(v.password_hash, "");
     assert_string_equal(v.roles, "");
 
     /* Not found: unknown name, unknown id, and a name no user can have. */
-    assert_int_equal(bw_user_find(f->db, "carol", &v), 0);
+    assert_int_equal(bw_user_find(f->ts.db, "carol", &v), 0);
     assert_int_equal(v.id, 0);
-    assert_int_equal(bw_user_get(f->db, id2 + 1000, &v), 0);
-    assert_int_equal(bw_user_get(f->db, -1, &v), 0);
-    assert_int_equal(bw_user_find(f->db, "-bob", &v), 0);
-    assert_int_equal(bw_user_find(f->db, "", &v), 0);
+    assert_int_equal(bw_user_get(f->ts.db, id2 + 1000, &v), 0);
+    assert_int_equal(bw_user_get(f->ts.db, -1, &v), 0);
+    assert_int_equal(bw_user_find(f->ts.db, "-bob", &v), 0);
+    assert_int_equal(bw_user_find(f->ts.db, "", &v), 0);
 
     assert_int_equal(bw_user_find(NULL, "bob", &v), -1);
-    assert_int_equal(bw_user_find(f->db, NULL, &v), -1);
-    assert_int_equal(bw_user_find(f->db, "bob", NULL), -1);
-    assert_int_equal(bw_user_get(f->db, id, NULL), -1);
+    assert_int_equal(bw_user_find(f->ts.db, NULL, &v), -1);
+    assert_int_equal(bw_user_find(f->ts.db, "bob", NULL), -1);
+    assert_int_equal(bw_user_get(f->ts.db, id, NULL), -1);
 }
 
 static void test_add_duplicate_any_case(void **state)
@@ -323,13 +280,13 @@ static void test_add_duplicate_any_case(void **state)
     char err[256] = "";
     long long id = -1, other = 12345;
 
-    id = add_ok(f->db, "alice", "", "viewer");
-    assert_int_equal(bw_user_add(f->db, "ALICE", "", "", &other, err, sizeof(err)), 1);
-    assert_int_equal(bw_user_add(f->db, "alice", "", "", &other, err, sizeof(err)), 1);
-    assert_int_equal(bw_user_add(f->db, "aLiCe", "", "", &other, err, sizeof(err)), 1);
+    id = add_ok(f->ts.db, "alice", "", "viewer");
+    assert_int_equal(bw_user_add(f->ts.db, "ALICE", "", "", &other, err, sizeof(err)), 1);
+    assert_int_equal(bw_user_add(f->ts.db, "alice", "", "", &other, err, sizeof(err)), 1);
+    assert_int_equal(bw_user_add(f->ts.db, "aLiCe", "", "", &other, err, sizeof(err)), 1);
     assert_int_equal(other, 12345); /* untouched when the name is taken */
-    assert_int_equal(count_users(f->db), 1);
-    assert_true(add_ok(f->db, "alice2", "", "") > id);
+    assert_int_equal(count_users(f->ts.db), 1);
+    assert_true(add_ok(f->ts.db, "alice2", "", "") > id);
 }
 
 static void test_add_refuses_bad_input(void **state)
@@ -340,36 +297,37 @@ static void test_add_refuses_bad_input(void **state)
     bw_user u;
 
     err[0] = '\0';
-    assert_int_equal(bw_user_add(f->db, "-x", "", "", &id, err, sizeof(err)), -1);
+    assert_int_equal(bw_user_add(f->ts.db, "-x", "", "", &id, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "user name"));
     err[0] = '\0';
-    assert_int_equal(bw_user_add(f->db, fill(big, sizeof(big), 'a', BW_USER_NAME_MAX + 1), "", "",
-                                 &id, err, sizeof(err)),
+    assert_int_equal(bw_user_add(f->ts.db, fill(big, sizeof(big), 'a', BW_USER_NAME_MAX + 1), "",
+                                 "", &id, err, sizeof(err)),
                      -1);
     assert_true(err[0] != '\0');
     /* Values that would not fit a bw_user when read back are refused, not truncated later. */
-    assert_int_equal(bw_user_add(f->db, "bob", fill(big, sizeof(big), 'h', BW_PASSWORD_HASH_MAX),
+    assert_int_equal(bw_user_add(f->ts.db, "bob", fill(big, sizeof(big), 'h', BW_PASSWORD_HASH_MAX),
                                  "", &id, err, sizeof(err)),
                      -1);
-    assert_int_equal(bw_user_add(f->db, "bob", "", fill(big, sizeof(big), 'r', BW_USER_ROLES_MAX),
-                                 &id, err, sizeof(err)),
+    assert_int_equal(bw_user_add(f->ts.db, "bob", "",
+                                 fill(big, sizeof(big), 'r', BW_USER_ROLES_MAX), &id, err,
+                                 sizeof(err)),
                      -1);
-    assert_int_equal(bw_user_add(f->db, "bob", NULL, "", &id, err, sizeof(err)), -1);
-    assert_int_equal(bw_user_add(f->db, "bob", "", NULL, &id, err, sizeof(err)), -1);
-    assert_int_equal(bw_user_add(f->db, NULL, "", "", &id, err, sizeof(err)), -1);
-    assert_int_equal(bw_user_add(f->db, "bob", "", "", NULL, err, sizeof(err)), -1);
+    assert_int_equal(bw_user_add(f->ts.db, "bob", NULL, "", &id, err, sizeof(err)), -1);
+    assert_int_equal(bw_user_add(f->ts.db, "bob", "", NULL, &id, err, sizeof(err)), -1);
+    assert_int_equal(bw_user_add(f->ts.db, NULL, "", "", &id, err, sizeof(err)), -1);
+    assert_int_equal(bw_user_add(f->ts.db, "bob", "", "", NULL, err, sizeof(err)), -1);
     assert_int_equal(bw_user_add(NULL, "bob", "", "", &id, err, sizeof(err)), -1);
-    assert_int_equal(count_users(f->db), 0);
+    assert_int_equal(count_users(f->ts.db), 0);
 
     /* The largest values that fit round-trip exactly. */
-    id = add_ok(f->db, fill(big, sizeof(big), 'b', BW_USER_NAME_MAX), "", "");
-    assert_int_equal(bw_user_get(f->db, id, &u), 1);
+    id = add_ok(f->ts.db, fill(big, sizeof(big), 'b', BW_USER_NAME_MAX), "", "");
+    assert_int_equal(bw_user_get(f->ts.db, id, &u), 1);
     assert_int_equal(strlen(u.name), BW_USER_NAME_MAX);
-    id = add_ok(f->db, "carol", fill(big, sizeof(big), 'h', BW_PASSWORD_HASH_MAX - 1), "");
-    assert_int_equal(bw_user_get(f->db, id, &u), 1);
+    id = add_ok(f->ts.db, "carol", fill(big, sizeof(big), 'h', BW_PASSWORD_HASH_MAX - 1), "");
+    assert_int_equal(bw_user_get(f->ts.db, id, &u), 1);
     assert_int_equal(strlen(u.password_hash), BW_PASSWORD_HASH_MAX - 1);
-    id = add_ok(f->db, "dave", "", fill(big, sizeof(big), 'r', BW_USER_ROLES_MAX - 1));
-    assert_int_equal(bw_user_get(f->db, id, &u), 1);
+    id = add_ok(f->ts.db, "dave", "", fill(big, sizeof(big), 'r', BW_USER_ROLES_MAX - 1));
+    assert_int_equal(bw_user_get(f->ts.db, id, &u), 1);
     assert_int_equal(strlen(u.roles), BW_USER_ROLES_MAX - 1);
     assert_string_equal(u.roles, big);
 }
@@ -378,49 +336,49 @@ static void test_set_fields(void **state)
 {
     fixture *f = *state;
     char big[BW_USER_ROLES_MAX + 2];
-    long long id = add_ok(f->db, "alice", "", "viewer");
-    long long other = add_ok(f->db, "bob", "$old", "admin");
+    long long id = add_ok(f->ts.db, "alice", "", "viewer");
+    long long other = add_ok(f->ts.db, "bob", "$old", "admin");
     bw_user u;
 
-    assert_int_equal(bw_user_set_password_hash(f->db, id, "$argon2id$new"), 1);
-    assert_int_equal(bw_user_set_roles(f->db, id, "editor,viewer"), 1);
-    assert_int_equal(bw_user_set_disabled(f->db, id, true), 1);
-    assert_int_equal(bw_user_get(f->db, id, &u), 1);
+    assert_int_equal(bw_user_set_password_hash(f->ts.db, id, "$argon2id$new"), 1);
+    assert_int_equal(bw_user_set_roles(f->ts.db, id, "editor,viewer"), 1);
+    assert_int_equal(bw_user_set_disabled(f->ts.db, id, true), 1);
+    assert_int_equal(bw_user_get(f->ts.db, id, &u), 1);
     assert_string_equal(u.password_hash, "$argon2id$new");
     assert_string_equal(u.roles, "editor,viewer");
     assert_true(u.disabled);
 
     /* Writing the value it already has still reports the user as there. */
-    assert_int_equal(bw_user_set_disabled(f->db, id, true), 1);
-    assert_int_equal(bw_user_set_disabled(f->db, id, false), 1);
-    assert_int_equal(bw_user_set_password_hash(f->db, id, ""), 1);
-    assert_int_equal(bw_user_set_roles(f->db, id, ""), 1);
-    assert_int_equal(bw_user_get(f->db, id, &u), 1);
+    assert_int_equal(bw_user_set_disabled(f->ts.db, id, true), 1);
+    assert_int_equal(bw_user_set_disabled(f->ts.db, id, false), 1);
+    assert_int_equal(bw_user_set_password_hash(f->ts.db, id, ""), 1);
+    assert_int_equal(bw_user_set_roles(f->ts.db, id, ""), 1);
+    assert_int_equal(bw_user_get(f->ts.db, id, &u), 1);
     assert_false(u.disabled);
     assert_string_equal(u.password_hash, "");
     assert_string_equal(u.roles, "");
 
     /* The other user is untouched. */
-    assert_int_equal(bw_user_get(f->db, other, &u), 1);
+    assert_int_equal(bw_user_get(f->ts.db, other, &u), 1);
     assert_string_equal(u.password_hash, "$old");
     assert_string_equal(u.roles, "admin");
     assert_false(u.disabled);
 
     /* No such user. */
-    assert_int_equal(bw_user_set_password_hash(f->db, other + 100, "x"), 0);
-    assert_int_equal(bw_user_set_roles(f->db, other + 100, "x"), 0);
-    assert_int_equal(bw_user_set_disabled(f->db, other + 100, true), 0);
+    assert_int_equal(bw_user_set_password_hash(f->ts.db, other + 100, "x"), 0);
+    assert_int_equal(bw_user_set_roles(f->ts.db, other + 100, "x"), 0);
+    assert_int_equal(bw_user_set_disabled(f->ts.db, other + 100, true), 0);
 
     /* Bad values. */
     assert_int_equal(
-        bw_user_set_password_hash(f->db, id, fill(big, sizeof(big), 'h', BW_PASSWORD_HASH_MAX)),
+        bw_user_set_password_hash(f->ts.db, id, fill(big, sizeof(big), 'h', BW_PASSWORD_HASH_MAX)),
         -1);
-    assert_int_equal(bw_user_set_roles(f->db, id, fill(big, sizeof(big), 'r', BW_USER_ROLES_MAX)),
-                     -1);
-    assert_int_equal(bw_user_set_password_hash(f->db, id, NULL), -1);
-    assert_int_equal(bw_user_set_roles(f->db, id, NULL), -1);
+    assert_int_equal(
+        bw_user_set_roles(f->ts.db, id, fill(big, sizeof(big), 'r', BW_USER_ROLES_MAX)), -1);
+    assert_int_equal(bw_user_set_password_hash(f->ts.db, id, NULL), -1);
+    assert_int_equal(bw_user_set_roles(f->ts.db, id, NULL), -1);
     assert_int_equal(bw_user_set_disabled(NULL, id, true), -1);
-    assert_int_equal(bw_user_get(f->db, id, &u), 1);
+    assert_int_equal(bw_user_get(f->ts.db, id, &u), 1);
     assert_string_equal(u.password_hash, "");
     assert_string_equal(u.roles, "");
 }
@@ -452,11 +410,11 @@ static void test_list_keyset_pages(void **state)
 
     for (i = 0; i < 25; i++) {
         assert_true((size_t)snprintf(name, sizeof(name), "user%02d", 24 - i) < sizeof(name));
-        added[i] = add_ok(f->db, name, "", "");
+        added[i] = add_ok(f->ts.db, name, "", "");
     }
     for (;;) {
         collected page = {{0}, 0, 0};
-        int n = bw_user_list(f->db, after, 10, collect, &page);
+        int n = bw_user_list(f->ts.db, after, 10, collect, &page);
 
         assert_int_equal(n, page.n);
         if (n == 0)
@@ -479,7 +437,7 @@ static void test_list_keyset_pages(void **state)
     {
         collected page = {{0}, 0, 0};
 
-        assert_int_equal(bw_user_list(f->db, added[19], 10, collect, &page), 5);
+        assert_int_equal(bw_user_list(f->ts.db, added[19], 10, collect, &page), 5);
         assert_int_equal(page.ids[0], added[20]);
     }
 }
@@ -495,20 +453,20 @@ static void test_list_stop_and_args(void **state)
         char name[16];
 
         assert_true((size_t)snprintf(name, sizeof(name), "u%d", i) < sizeof(name));
-        (void)add_ok(f->db, name, "", "");
+        (void)add_ok(f->ts.db, name, "", "");
     }
     /* The user that stops the walk counts as passed. */
-    assert_int_equal(bw_user_list(f->db, 0, 100, collect, &c), 3);
+    assert_int_equal(bw_user_list(f->ts.db, 0, 100, collect, &c), 3);
     assert_int_equal(c.n, 3);
-    assert_int_equal(bw_user_find(f->db, "u2", &last), 1);
+    assert_int_equal(bw_user_find(f->ts.db, "u2", &last), 1);
     assert_int_equal(c.ids[2], last.id);
 
     c.n = 0;
     c.stop_after = 0;
-    assert_int_equal(bw_user_list(f->db, 0, 0, collect, &c), 0);
+    assert_int_equal(bw_user_list(f->ts.db, 0, 0, collect, &c), 0);
     assert_int_equal(c.n, 0);
-    assert_int_equal(bw_user_list(f->db, 0, -1, collect, &c), -1);
-    assert_int_equal(bw_user_list(f->db, 0, 10, NULL, &c), -1);
+    assert_int_equal(bw_user_list(f->ts.db, 0, -1, collect, &c), -1);
+    assert_int_equal(bw_user_list(f->ts.db, 0, 10, NULL, &c), -1);
     assert_int_equal(bw_user_list(NULL, 0, 10, collect, &c), -1);
     assert_int_equal(c.n, 0);
 }
@@ -522,26 +480,26 @@ static void test_oversized_stored_values(void **state)
     bw_user u;
     long long ok_id, long_roles, long_hash, long_name;
 
-    ok_id = add_ok(f->db, "fine", "", "");
-    long_roles = insert_raw(f->db, "roles", "", fill(big, sizeof(big), 'r', BW_USER_ROLES_MAX));
-    long_hash = insert_raw(f->db, "hash", fill(big, sizeof(big), 'h', BW_PASSWORD_HASH_MAX), "");
-    long_name = insert_raw(f->db, fill(big, sizeof(big), 'n', BW_USER_NAME_MAX + 1), "", "");
+    ok_id = add_ok(f->ts.db, "fine", "", "");
+    long_roles = insert_raw(f->ts.db, "roles", "", fill(big, sizeof(big), 'r', BW_USER_ROLES_MAX));
+    long_hash = insert_raw(f->ts.db, "hash", fill(big, sizeof(big), 'h', BW_PASSWORD_HASH_MAX), "");
+    long_name = insert_raw(f->ts.db, fill(big, sizeof(big), 'n', BW_USER_NAME_MAX + 1), "", "");
 
-    assert_int_equal(bw_user_get(f->db, ok_id, &u), 1);
+    assert_int_equal(bw_user_get(f->ts.db, ok_id, &u), 1);
     memset(&u, 'x', sizeof(u));
-    assert_int_equal(bw_user_get(f->db, long_roles, &u), -1);
+    assert_int_equal(bw_user_get(f->ts.db, long_roles, &u), -1);
     assert_int_equal(u.roles[0], '\0');
-    assert_int_equal(bw_user_get(f->db, long_hash, &u), -1);
-    assert_int_equal(bw_user_find(f->db, "hash", &u), -1);
-    assert_int_equal(bw_user_get(f->db, long_name, &u), -1);
+    assert_int_equal(bw_user_get(f->ts.db, long_hash, &u), -1);
+    assert_int_equal(bw_user_find(f->ts.db, "hash", &u), -1);
+    assert_int_equal(bw_user_get(f->ts.db, long_name, &u), -1);
     /* The walk stops at the first bad row, after passing the good one. */
-    assert_int_equal(bw_user_list(f->db, 0, 10, collect, &c), -1);
+    assert_int_equal(bw_user_list(f->ts.db, 0, 10, collect, &c), -1);
     assert_int_equal(c.n, 1);
 
     /* A NUL byte inside a stored value would silently shorten it: refused too. */
-    exec_ok(f->db, "UPDATE users SET roles = 'admin' || char(0) || 'x' WHERE "
-                   "username = 'fine'");
-    assert_int_equal(bw_user_get(f->db, ok_id, &u), -1);
+    exec_ok(f->ts.db, "UPDATE users SET roles = 'admin' || char(0) || 'x' WHERE "
+                      "username = 'fine'");
+    assert_int_equal(bw_user_get(f->ts.db, ok_id, &u), -1);
 }
 
 /* Only a UNIQUE violation of the name is "taken"; any other constraint is an error. */
@@ -551,12 +509,12 @@ static void test_other_constraint_is_error(void **state)
     char err[256] = "";
     long long id = 0;
 
-    exec_ok(f->db, "CREATE TEMP TRIGGER no_mallory BEFORE INSERT ON users"
-                   " WHEN NEW.username = 'mallory' BEGIN SELECT RAISE(ABORT, "
-                   "'refused'); END;");
-    assert_int_equal(bw_user_add(f->db, "Mallory", "", "", &id, err, sizeof(err)), -1);
+    exec_ok(f->ts.db, "CREATE TEMP TRIGGER no_mallory BEFORE INSERT ON users"
+                      " WHEN NEW.username = 'mallory' BEGIN SELECT RAISE(ABORT, "
+                      "'refused'); END;");
+    assert_int_equal(bw_user_add(f->ts.db, "Mallory", "", "", &id, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "refused"));
-    (void)add_ok(f->db, "alice", "", "");
+    (void)add_ok(f->ts.db, "alice", "", "");
 }
 
 /* Without the schema every call reports a database error. */
@@ -568,14 +526,14 @@ static void test_database_errors(void **state)
     long long id = 0;
     bw_user u;
 
-    assert_int_equal(bw_user_add(f->db, "alice", "", "", &id, err, sizeof(err)), -1);
+    assert_int_equal(bw_user_add(f->ts.db, "alice", "", "", &id, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "no such table"));
-    assert_int_equal(bw_user_find(f->db, "alice", &u), -1);
-    assert_int_equal(bw_user_get(f->db, 1, &u), -1);
-    assert_int_equal(bw_user_set_password_hash(f->db, 1, ""), -1);
-    assert_int_equal(bw_user_set_roles(f->db, 1, ""), -1);
-    assert_int_equal(bw_user_set_disabled(f->db, 1, true), -1);
-    assert_int_equal(bw_user_list(f->db, 0, 10, collect, &c), -1);
+    assert_int_equal(bw_user_find(f->ts.db, "alice", &u), -1);
+    assert_int_equal(bw_user_get(f->ts.db, 1, &u), -1);
+    assert_int_equal(bw_user_set_password_hash(f->ts.db, 1, ""), -1);
+    assert_int_equal(bw_user_set_roles(f->ts.db, 1, ""), -1);
+    assert_int_equal(bw_user_set_disabled(f->ts.db, 1, true), -1);
+    assert_int_equal(bw_user_list(f->ts.db, 0, 10, collect, &c), -1);
 }
 
 int main(void)
