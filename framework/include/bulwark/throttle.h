@@ -28,11 +28,8 @@ typedef struct bw_throttle_policy {
 
 typedef enum bw_throttle_scope { BW_THROTTLE_ACCOUNT, BW_THROTTLE_ADDRESS } bw_throttle_scope;
 
-/* The address key material of a textual address: the 4 bytes of an IPv4
- * (or IPv4-mapped IPv6) address, or the first 8 bytes of an IPv6 one.
- * Returns the number of bytes written to out (4 or 8), or -1 when addr is
- * not an address. */
-int bw_throttle_address_prefix(const char *addr, unsigned char out[16]);
+/* The id of the address scope is the client's rate-limit key
+ * (bw_netaddr_limit_key: an IPv4 address, an IPv6 /64). */
 
 /* Whether id[0..len) in scope is locked at now. Returns 0 (free), 1 (locked,
  * *retry_after_s set to the seconds left, >= 1), or -1 database error. */

@@ -8,6 +8,7 @@
 
 #include "auth_internal.h"
 #include "bulwark/log.h"
+#include "bulwark/netaddr.h"
 
 typedef struct throttle_ids {
     char account[BW_USER_NAME_MAX + 1];
@@ -20,7 +21,7 @@ typedef struct throttle_ids {
  * (bounded): a malformed name is throttled like any other. */
 static void make_ids(const char *client, const char *name, size_t nlen, throttle_ids *t)
 {
-    int n;
+    bw_netaddr addr;
 
     if (bw_user_name_normalize(name, nlen, t->account, sizeof(t->account)) == 0) {
         t->account_len = strlen(t->account);
@@ -29,8 +30,9 @@ static void make_ids(const char *client, const char *name, size_t nlen, throttle
         memcpy(t->account, name, t->account_len);
         t->account[t->account_len] = '\0';
     }
-    n = client != NULL ? bw_throttle_address_prefix(client, t->address) : -1;
-    t->address_len = n > 0 ? (size_t)n : 0;
+    t->address_len = 0;
+    if (client != NULL && bw_netaddr_parse(client, strlen(client), &addr) == 0)
+        t->address_len = bw_netaddr_limit_key(&addr, t->address);
 }
 
 static bw_auth_status check_locks(bw_auth *a, sqlite3 *db, const throttle_ids *t, long long now,

@@ -31,10 +31,8 @@
 
 #include "bulwark/store.h"
 
-#include <arpa/inet.h>
 #include <limits.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <string.h>
@@ -120,52 +118,6 @@ static long long account_delay(const bw_throttle_policy *p, long long n)
         return p->account_max_delay_s;
     d = (long long)p->account_base_delay_s << e;
     return d < p->account_max_delay_s ? d : p->account_max_delay_s;
-}
-
-static bool zone_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-' || c == ':';
-}
-
-int bw_throttle_address_prefix(const char *addr, unsigned char out[16])
-{
-    char buf[ADDR_TEXT_MAX + 1];
-    struct in6_addr a6;
-    size_t len, host_len;
-    const char *zone;
-
-    if (addr == NULL || out == NULL)
-        return -1;
-    len = strnlen(addr, sizeof(buf));
-    if (len == 0 || len >= sizeof(buf))
-        return -1;
-    memcpy(buf, addr, len + 1);
-    if (inet_pton(AF_INET, buf, out) == 1)
-        return 4;
-    zone = memchr(buf, '%', len);
-    host_len = zone != NULL ? (size_t)(zone - buf) : len;
-    if (zone != NULL) {
-        size_t zone_len = len - host_len - 1;
-
-        /* An interface name or index ("eth0", "enp0s31f6.100", "2"): 1 to IF_NAMESIZE - 1
-         * characters. The zone is dropped, but garbage after '%' still makes it no address. */
-        if (zone_len == 0 || zone_len >= IF_NAMESIZE)
-            return -1;
-        for (size_t i = host_len + 1; i < len; i++) {
-            if (!zone_char(buf[i]))
-                return -1;
-        }
-        buf[host_len] = '\0';
-    }
-    if (inet_pton(AF_INET6, buf, &a6) != 1)
-        return -1;
-    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-        memcpy(out, a6.s6_addr + 12, 4);
-        return 4;
-    }
-    memcpy(out, a6.s6_addr, 8);
-    return 8;
 }
 
 typedef struct row {
