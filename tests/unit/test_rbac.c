@@ -81,7 +81,8 @@ static bool allows(const bw_rbac *r, const char *role_list, const char *permissi
 }
 
 /* Appends to a malloc'd growing string; aborts the test on OOM. */
-static void append(char **s, size_t *len, size_t *cap, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void append(char **s, size_t *len, size_t *cap,
+                                                         const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
