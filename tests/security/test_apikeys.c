@@ -23,7 +23,7 @@
 #include "harness.h"
 
 static const char *const PW = "correct horse battery staple";
-static const char CONFIG[] = "{\"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
+static const char CONFIG[] = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
 
 /* "bw_" + 16 hex id + "_" + 43 base64url secret. */
 #define KEY_LEN 63

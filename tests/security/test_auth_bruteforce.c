@@ -39,12 +39,12 @@
 
 /* memlimit at its minimum keeps Argon2id fast; the address limit is out of the way. */
 static const char ACCOUNT_CONFIG[] =
-    "{\"auth\": {\"password\": {\"memlimit_kib\": 19456},"
+    "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456},"
     " \"lockout\": {\"threshold\": 3, \"base_delay_s\": 2, \"max_delay_s\": 900},"
     " \"address\": {\"max_failures\": 1000, \"window_s\": 60}}}";
 
 /* The account lockout is out of the way: only the address limit can lock. */
-static const char ADDRESS_CONFIG[] = "{\"auth\": {\"password\": {\"memlimit_kib\": 19456},"
+static const char ADDRESS_CONFIG[] = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456},"
                                      " \"lockout\": {\"threshold\": 100},"
                                      " \"address\": {\"max_failures\": 6, \"window_s\": 60}}}";
 

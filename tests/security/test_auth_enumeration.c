@@ -31,7 +31,7 @@
 #define MAX_REL_DIFF 0.10
 #define SCHEMA_MAX_CHARS 512 /* app/schemas/login.json: password maxLength */
 
-static const char CONFIG[] = "{\"auth\": {\"password\": {\"memlimit_kib\": 19456},"
+static const char CONFIG[] = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456},"
                              " \"lockout\": {\"threshold\": 100},"
                              " \"address\": {\"max_failures\": 1000000}}}";
 

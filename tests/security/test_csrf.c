@@ -22,7 +22,7 @@
 #define TOKEN_LEN BW_TEST_TOKEN_LEN
 
 static const char *const PW = "correct horse battery staple";
-static const char *const CONFIG = "{\"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
+static const char *const CONFIG = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
 static const char *const NOTE = "{\"title\":\"csrf\",\"body\":\"written by the test\"}";
 
 /* A cookie-mode session: the token from its Set-Cookie, the CSRF token from the answer. */

@@ -16,7 +16,7 @@
 
 static const char config[] =
     "{\"server\": {\"trusted_proxies\": [\"127.0.0.2/32\"]},"
-    " \"auth\": {\"password\": {\"memlimit_kib\": 19456},"
+    " \"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456},"
     "  \"lockout\": {\"threshold\": 100}, \"address\": {\"max_failures\": 3, \"window_s\": 600}}}";
 
 static long wrong_login(bw_srv *srv, const char *xff)

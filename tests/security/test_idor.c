@@ -25,7 +25,7 @@ static const char *const PW = "correct horse battery staple";
 static const char REALM[] = "Bearer realm=\"bulwark\"";
 
 /* The smallest Argon2 memory the config allows keeps the five logins fast. */
-static const char CONFIG[] = "{\"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
+static const char CONFIG[] = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
 
 #define NOTE_ID_LEN 32
 #define ALICE_NOTES 3

@@ -20,7 +20,7 @@
 
 #define FLOOD 12
 
-static const char config[] = "{\"auth\": {\"password\": {\"opslimit\": 6, \"memlimit_kib\": 19456,"
+static const char config[] = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"opslimit\": 6, \"memlimit_kib\": 19456,"
                              " \"memory_budget_mib\": 19, \"queue_wait_ms\": 0}}}";
 
 typedef struct shot {

@@ -29,12 +29,12 @@ static const char *const CSRF_COOKIE = "__Host-bw_csrf";
 
 /* Argon2 at its smallest allowed memory keeps logins fast. The expiry servers shorten one
  * lifetime each: both keys are global, so each behaviour gets its own server. */
-static const char *const CONFIG = "{\"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
+static const char *const CONFIG = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
 static const char *const CONFIG_IDLE =
-    "{\"auth\": {\"password\": {\"memlimit_kib\": 19456},"
+    "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456},"
     " \"session\": {\"idle_ttl_s\": 3, \"absolute_ttl_s\": 100}}}";
 static const char *const CONFIG_ABSOLUTE =
-    "{\"auth\": {\"password\": {\"memlimit_kib\": 19456},"
+    "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456},"
     " \"session\": {\"idle_ttl_s\": 100, \"absolute_ttl_s\": 4}}}";
 
 /* A well-formed token (43 base64url characters, canonical last character) that the server

@@ -3,6 +3,7 @@
 #define BULWARK_H
 
 #include "bulwark/arena.h"
+#include "bulwark/ratelimit.h"
 #include "bulwark/auth.h"
 #include "bulwark/cli.h"
 #include "bulwark/clock.h"

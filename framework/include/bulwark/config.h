@@ -87,6 +87,16 @@ typedef struct bw_config {
         char *client_ca;   /* PEM CA bundle that signs client certificates */
     } tls;
     struct {
+        bool enabled;
+        long long capacity;  /* limiter table entries (16 bytes each) */
+        char *address;       /* policy per client address (IPv4, IPv6 /64): "100/s" */
+        int address_burst;   /* 0: the policy's count */
+        char *principal;     /* policy per authenticated user or API key */
+        int principal_burst;
+        int route_burst;     /* burst of routes' .rate policies; 0: their count */
+        bool headers;        /* RateLimit / RateLimit-Policy on successful answers too */
+    } ratelimit;
+    struct {
         struct {
             int opslimit;          /* Argon2id passes */
             int memlimit_kib;      /* Argon2id memory per hash */

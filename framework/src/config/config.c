@@ -301,6 +301,8 @@ static int find_risky(bw_config *c)
         rc |= add_risky(c, "server.allow_public_http is on");
     if (c->tls.allow_tls12)
         rc |= add_risky(c, "tls.allow_tls12 is on");
+    if (!c->ratelimit.enabled)
+        rc |= add_risky(c, "ratelimit.enabled is off: no request rate limits");
     if (c->cors.enabled && has_wildcard_origin(c))
         rc |= add_risky(c, "cors allows any origin (\"*\")");
     if (c->cors.enabled && c->cors.allow_credentials)

@@ -9,6 +9,7 @@
 
 #include "bulwark/http.h"
 #include "bulwark/netaddr.h"
+#include "bulwark/ratelimit.h"
 #include "config_internal.h"
 
 /* ---- Small helpers shared by the module ---- */
@@ -208,6 +209,13 @@ int bw_cfg_check_listen(const char *s, size_t len, char *why, size_t whylen)
     bool v6;
     unsigned port;
     return bw_cfg_listen_split(s, len, &host, &hostlen, &v6, &port, why, whylen);
+}
+
+int bw_cfg_check_rate(const char *s, size_t len, char *why, size_t whylen)
+{
+    bw_rate_policy p;
+
+    return bw_ratelimit_policy_parse(s, len, 0, &p, why, whylen);
 }
 
 int bw_cfg_check_cidr(const char *s, size_t len, char *why, size_t whylen)

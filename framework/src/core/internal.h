@@ -15,6 +15,7 @@
 #include "bulwark/cors.h"
 #include "bulwark/headers.h"
 #include "bulwark/netaddr.h"
+#include "bulwark/ratelimit.h"
 #include "bulwark/query.h"
 #include "bulwark/req.h"
 #include "bulwark/res.h"
@@ -84,6 +85,9 @@ struct bw_server {
     bw_tls *tls; /* NULL when serving plain HTTP (opt-in) */
     bw_auth *auth;
     bw_cidr *trusted; /* server.trusted_proxies, parsed */
+    bw_ratelimit *limiter; /* NULL when ratelimit.enabled is off */
+    bw_rate_policy rate_address, rate_principal;
+    bw_rate_policy *route_rates; /* parallel to app->routes; rate 0: the route has none */
     bw_netaddr_proxies proxies;
     struct mg_context *ctx;
     atomic_long inflight;

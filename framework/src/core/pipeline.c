@@ -1,8 +1,8 @@
 /* The request path: one direction, fixed stage order (DESIGN.md).
  *
- *   framing -> path -> query -> route/method -> CORS -> limits -> authentication
- *   -> authorization -> body -> validation -> handler -> response headers
- *   -> write -> access log
+ *   framing -> rate limit (address) -> path -> query -> route/method -> CORS
+ *   -> limits -> authentication -> rate limit (principal, route) -> authorization
+ *   -> body -> validation -> handler -> response headers -> write -> access log
  *
  * Each stage either lets the request go on or sets a problem response and
  * stops it. Everything a request allocates comes from its arena, freed at
@@ -47,6 +47,10 @@ typedef struct bw_ctx {
     bool head_only;
     bw_header_kv cors[BW_CORS_MAX_HEADERS];
     size_t ncors;
+    /* The rate policy closest to refusing among those checked (RateLimit fields). */
+    const bw_rate_policy *rate_policy;
+    const char *rate_name;
+    bw_rate_result rate;
     char cors_buf[BW_CORS_BUF_SIZE];
 } bw_ctx;
 
@@ -235,6 +239,119 @@ static bool stage_redirect(bw_ctx *c)
     /* The query is not carried over: nothing on this listener reads it. */
     bw_res_empty(&c->res, 308);
     return false;
+}
+
+/* ---- Rate limits (GCRA, protect/ratelimit.c) ---- */
+
+/* The RateLimit-Policy and RateLimit fields (IETF draft) for the policy
+ * noted in c; on a 429 always, on other answers when ratelimit.headers. */
+static void rate_fields(bw_ctx *c)
+{
+    char field[BW_RATELIMIT_FIELD_SIZE];
+    size_t nlen;
+
+    if (c->rate_policy == NULL)
+        return;
+    nlen = strlen(c->rate_name);
+    if (bw_ratelimit_format_policy(c->rate_name, nlen, c->rate_policy, field, sizeof(field)) > 0)
+        bw_res_header(&c->res, "RateLimit-Policy", field);
+    if (bw_ratelimit_format_state(c->rate_name, nlen, c->rate_policy, &c->rate, field,
+                                  sizeof(field)) > 0)
+        bw_res_header(&c->res, "RateLimit", field);
+}
+
+/* One check of key[0..len) against p; notes the policy closest to refusing.
+ * A refusal answers 429 with Retry-After. */
+static bool rate_check(bw_ctx *c, const bw_rate_policy *p, const char *name,
+                       const unsigned char *key, size_t len)
+{
+    bw_rate_result r;
+    char retry[24];
+
+    /* -1 is a programming error; the result then says refused (fail closed). */
+    (void)bw_ratelimit_check(c->srv->limiter, p, key, len, bw_ratelimit_now_ns(), &r);
+    if (c->rate_policy == NULL || !r.allowed || r.remaining < c->rate.remaining) {
+        c->rate_policy = p;
+        c->rate_name = name;
+        c->rate = r;
+    }
+    if (r.allowed)
+        return true;
+    bw_res_problem(&c->res, 429, "Too many requests. Try again later.");
+    snprintf(retry, sizeof(retry), "%llu", (unsigned long long)bw_ratelimit_retry_after_s(&r));
+    bw_res_header(&c->res, "Retry-After", retry);
+    rate_fields(c);
+    bw_log(BW_LOG_WARN, "ratelimit.exceeded",
+           (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("policy", name),
+                            BW_LOG_S("client", c->req.client), BW_LOG_S("route", c->req.route)},
+           4);
+    return false;
+}
+
+/* The key bytes of the caller: the principal when there is one (each API key
+ * its own), else the client address (IPv4, IPv6 /64). tag tells the uses
+ * apart. Returns the length, 0 when there is nothing to key on. */
+static size_t caller_key(const bw_ctx *c, unsigned char tag, unsigned char out[32])
+{
+    const bw_principal *p = &c->req.principal;
+    size_t n = 1;
+
+    out[0] = tag;
+    if (p->kind == BW_AUTH_APIKEY) {
+        out[n++] = 'K';
+        memcpy(out + n, p->apikey_id, BW_APIKEY_ID_LEN);
+        return n + BW_APIKEY_ID_LEN;
+    }
+    if (p->kind == BW_AUTH_SESSION) {
+        out[n++] = 'U';
+        memcpy(out + n, &p->user_id, sizeof(p->user_id));
+        return n + sizeof(p->user_id);
+    }
+    if (!c->req.client_addr_ok)
+        return 0;
+    out[n++] = 'A';
+    return n + bw_netaddr_limit_key(&c->req.client_addr, out + n);
+}
+
+/* Stage: the per-address limit, before any other work is spent on the
+ * request. */
+static bool stage_rate_address(bw_ctx *c)
+{
+    unsigned char key[32];
+    size_t n;
+
+    if (c->srv->limiter == NULL || !c->req.client_addr_ok)
+        return true;
+    key[0] = 'a';
+    n = 1 + bw_netaddr_limit_key(&c->req.client_addr, key + 1);
+    return rate_check(c, &c->srv->rate_address, "address", key, n);
+}
+
+/* Stage: once the caller is known, the per-principal limit, then the route's
+ * own .rate (per principal, or per address for anonymous callers). */
+static bool stage_rate_principal(bw_ctx *c)
+{
+    const bw_app *app = c->srv->app;
+    unsigned char key[40];
+    uint32_t idx;
+    size_t n;
+
+    if (c->srv->limiter == NULL)
+        return true;
+    if (c->req.principal.kind != BW_AUTH_NONE) {
+        n = caller_key(c, 'p', key);
+        if (n > 0 && !rate_check(c, &c->srv->rate_principal, "principal", key, n))
+            return false;
+    }
+    /* The framework's own routes are not in the app's table and have no .rate. */
+    if ((uintptr_t)c->route < (uintptr_t)app->routes ||
+        (uintptr_t)c->route >= (uintptr_t)(app->routes + app->nroutes))
+        return true;
+    idx = (uint32_t)(c->route - app->routes);
+    if (c->srv->route_rates[idx].rate == 0 || (n = caller_key(c, 'r', key)) == 0)
+        return true;
+    memcpy(key + n, &idx, sizeof(idx));
+    return rate_check(c, &c->srv->route_rates[idx], "route", key, n + sizeof(idx));
 }
 
 /* Stage: the one canonical path every later stage sees. */
@@ -903,10 +1020,12 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     set_request_id(c);
     bw_res_init(&c->res, arena, c->req.id);
 
-    if (stage_framing(c) && stage_path(c) && stage_redirect(c) && stage_query(c) &&
-        stage_route(c) && stage_limits(c) && stage_authenticate(c) && stage_authorize(c) &&
-        stage_body(c) && stage_validate(c))
+    if (stage_framing(c) && stage_rate_address(c) && stage_path(c) && stage_redirect(c) &&
+        stage_query(c) && stage_route(c) && stage_limits(c) && stage_authenticate(c) &&
+        stage_rate_principal(c) && stage_authorize(c) && stage_body(c) && stage_validate(c))
         stage_handler(c);
+    if (srv->cfg->ratelimit.headers && c->res.status != 429)
+        rate_fields(c);
 
     close = c->must_close || !c->body_read || !client_keeps_alive(c);
     npolicy = bw_header_policy_for(srv->headers, c->req.route, &policy);

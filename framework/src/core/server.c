@@ -283,6 +283,53 @@ static int setup_proxies(bw_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+static int parse_policy(const char *key, const char *text, int burst, bw_rate_policy *out,
+                        char *err, size_t errlen)
+{
+    char why[256];
+
+    if (bw_ratelimit_policy_parse(text, strlen(text), (unsigned)burst, out, why, sizeof(why)) !=
+        0) {
+        bw_err_set(err, errlen, "%s: %s", key, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* One limiter for every policy (the policy is part of each key's hash); the
+ * routes' .rate strings are checked here, so a typo stops start-up. */
+static int setup_ratelimit(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+    const bw_app *app = srv->app;
+
+    srv->route_rates = calloc(app->nroutes > 0 ? app->nroutes : 1, sizeof(*srv->route_rates));
+    if (srv->route_rates == NULL) {
+        bw_err_set(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < app->nroutes; i++) {
+        const bw_route *rt = &app->routes[i];
+        char key[160];
+
+        if (rt->rate == NULL)
+            continue;
+        snprintf(key, sizeof(key), "route %s %s: .rate", rt->method, rt->path);
+        if (parse_policy(key, rt->rate, cfg->ratelimit.route_burst, &srv->route_rates[i], err,
+                         errlen) != 0)
+            return -1;
+    }
+    if (!cfg->ratelimit.enabled)
+        return 0;
+    if (parse_policy("ratelimit.address", cfg->ratelimit.address, cfg->ratelimit.address_burst,
+                     &srv->rate_address, err, errlen) != 0 ||
+        parse_policy("ratelimit.principal", cfg->ratelimit.principal,
+                     cfg->ratelimit.principal_burst, &srv->rate_principal, err, errlen) != 0)
+        return -1;
+    srv->limiter = bw_ratelimit_new((size_t)cfg->ratelimit.capacity, err, errlen);
+    return srv->limiter != NULL ? 0 : -1;
+}
+
 static int setup_cors(bw_server *srv, char *err, size_t errlen)
 {
     const bw_config *cfg = srv->cfg;
@@ -503,6 +550,8 @@ static void server_free(bw_server *srv)
         bw_tls_free(srv->tls);
     bw_auth_free(srv->auth);
     free(srv->trusted);
+    bw_ratelimit_free(srv->limiter);
+    free(srv->route_rates);
     for (size_t i = 0; srv->schemas != NULL && i < srv->app->nroutes; i++) {
         bw_schema_free(srv->schemas[i].body);
         bw_schema_free(srv->schemas[i].path);
@@ -615,8 +664,8 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
     if (setup_auth(srv, err, errlen) != 0 || setup_router(srv, err, errlen) != 0 ||
         setup_schemas(srv, err, errlen) != 0 || setup_openapi(srv, err, errlen) != 0 ||
         apply_header_overrides(srv, err, errlen) != 0 || setup_cors(srv, err, errlen) != 0 ||
-        setup_proxies(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0 ||
-        setup_tls(srv, err, errlen) != 0) {
+        setup_proxies(srv, err, errlen) != 0 || setup_ratelimit(srv, err, errlen) != 0 ||
+        setup_store(srv, err, errlen) != 0 || setup_tls(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }
