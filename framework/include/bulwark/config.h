@@ -44,6 +44,7 @@ typedef struct bw_config {
         long long max_header_bytes; /* CivetWeb max_request_size */
         long long max_body_bytes;   /* routes may set a smaller limit */
         int max_headers;
+        int max_inflight; /* requests in progress at once; beyond: 503 at once */
         int shutdown_timeout_ms;
     } server;
     struct {

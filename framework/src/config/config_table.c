@@ -55,6 +55,7 @@ static const bw_cfg_key keys[] = {
     K_I64 ("server.max_header_bytes",      server.max_header_bytes,       NULL,                 16384,                  1024, 1048576),
     K_I64 ("server.max_body_bytes",        server.max_body_bytes,         NULL,                 1048576,                0, 1073741824),
     K_INT ("server.max_headers",           server.max_headers,            NULL,                 50,                     1, 64),
+    K_INT ("server.max_inflight",          server.max_inflight,           NULL,                 28,                     1, 1024),
     K_INT ("server.shutdown_timeout_ms",   server.shutdown_timeout_ms,    NULL,                 10000,                  0, 600000),
     K_I64 ("limits.max_path_bytes",        limits.max_path_bytes,         NULL,                 2048,                   64, 65536),
     K_INT ("limits.max_path_segments",     limits.max_path_segments,      NULL,                 32,                     1, 256),

@@ -1,6 +1,6 @@
 /* The request path: one direction, fixed stage order (DESIGN.md).
  *
- *   framing -> rate limit (address) -> path -> query -> route/method -> CORS
+ *   capacity -> framing -> rate limit (address) -> path -> query -> route/method -> CORS
  *   -> limits -> authentication -> rate limit (principal, route) -> authorization
  *   -> body -> validation -> handler -> response headers -> write -> access log
  *
@@ -238,6 +238,20 @@ static bool stage_redirect(bw_ctx *c)
     }
     /* The query is not carried over: nothing on this listener reads it. */
     bw_res_empty(&c->res, 308);
+    return false;
+}
+
+/* Stage: load shedding. Beyond server.max_inflight requests in progress,
+ * answer 503 at once: cheaper than queueing, and it keeps workers free. */
+static bool stage_capacity(bw_ctx *c, long inflight)
+{
+    if (inflight <= c->srv->cfg->server.max_inflight)
+        return true;
+    bw_res_problem(&c->res, 503, "The service is busy. Try again shortly.");
+    bw_res_header(&c->res, "Retry-After", "1");
+    c->must_close = true;
+    bw_log(BW_LOG_WARN, "server.shed",
+           (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_I("inflight", inflight)}, 2);
     return false;
 }
 
@@ -1005,7 +1019,7 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
         bw_arena_free(arena);
         return -1;
     }
-    atomic_fetch_add(&srv->inflight, 1);
+    long inflight = atomic_fetch_add(&srv->inflight, 1) + 1;
     c->srv = srv;
     c->content_length = -1;
     c->req.principal.user_id = -1;
@@ -1020,9 +1034,10 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     set_request_id(c);
     bw_res_init(&c->res, arena, c->req.id);
 
-    if (stage_framing(c) && stage_rate_address(c) && stage_path(c) && stage_redirect(c) &&
-        stage_query(c) && stage_route(c) && stage_limits(c) && stage_authenticate(c) &&
-        stage_rate_principal(c) && stage_authorize(c) && stage_body(c) && stage_validate(c))
+    if (stage_capacity(c, inflight) && stage_framing(c) && stage_rate_address(c) && stage_path(c) &&
+        stage_redirect(c) && stage_query(c) && stage_route(c) && stage_limits(c) &&
+        stage_authenticate(c) && stage_rate_principal(c) && stage_authorize(c) && stage_body(c) &&
+        stage_validate(c))
         stage_handler(c);
     if (srv->cfg->ratelimit.headers && c->res.status != 429)
         rate_fields(c);
