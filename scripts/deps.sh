@@ -27,6 +27,7 @@ cmds=(
   "clang:clang"
   "clang-tidy:clang-tidy"
   "cppcheck:cppcheck"
+  "slowhttptest:slowhttptest"
 )
 
 missing=()
