@@ -66,6 +66,9 @@ int main(int argc, char **argv)
         .schemas = bw_embedded_schemas,
         .nschemas = bw_embedded_schemas_count,
         .rbac = bw_app_rbac_file,
+        /* The framework's tables (sessions, bans...) live in the project's migrations. */
+        .migrations = bw_embedded_migrations,
+        .nmigrations = bw_embedded_migrations_count,
     };
 
     return bw_main(&app, argc, argv);

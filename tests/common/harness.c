@@ -478,6 +478,33 @@ int bw_free_port(uint16_t *port)
     return rc;
 }
 
+/* The config a test server runs with: the test's own file, plus automatic bans switched off
+ * unless the file sets "ban" itself. The attack suites send floods of bad requests from one
+ * address on purpose; a ban would answer their later requests before the control they attack
+ * (tests/security/test_bans.c tests bans). A file that is not a JSON object is passed on
+ * as is, for the tests of config errors. Returns a malloc'd path, or NULL on error. */
+static char *test_config(const char *user_path, const char *dir)
+{
+    json_t *doc = user_path != NULL ? json_load_file(user_path, 0, NULL) : json_object();
+    char *path = NULL;
+
+    if (user_path != NULL && !json_is_object(doc)) {
+        json_decref(doc);
+        return strdup(user_path);
+    }
+    if (doc != NULL && json_object_get(doc, "ban") == NULL)
+        json_object_set_new(doc, "ban",
+                            json_pack("{s:i, s:i, s:i}", "auth_failures", 0, "rate_limited", 0,
+                                      "validation_failures", 0));
+    path = join2(dir, "/bulwark.json");
+    if (doc == NULL || path == NULL || json_dump_file(doc, path, JSON_INDENT(2)) != 0) {
+        free(path);
+        path = NULL;
+    }
+    json_decref(doc);
+    return path;
+}
+
 /* Servers not yet stopped. A failing cmocka assertion jumps out of a test before it stops its
  * server; the exit handler then kills and cleans up whatever is left, so no `notes` process or
  * temp dir outlives the test executable. */
@@ -612,8 +639,7 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
     srv->ca_path = srv->data_dir ? join2(srv->data_dir, "/tls/cert.pem") : NULL;
     if (o != NULL && o->plain_http)
         srv->scheme = "http";
-    if (o != NULL && o->config_path != NULL)
-        srv->config_path = strdup(o->config_path);
+    srv->config_path = srv->tmp ? test_config(o != NULL ? o->config_path : NULL, srv->tmp) : NULL;
     if (o != NULL)
         srv->extra_env = o->env;
     if (o != NULL && o->client_cert != NULL) {
@@ -622,7 +648,7 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
     }
     srv->stderr_path = srv->tmp ? join2(srv->tmp, "/stderr.log") : NULL;
     char *out_path = srv->tmp ? join2(srv->tmp, "/stdout.log") : NULL;
-    if (!srv->data_dir || !srv->ca_path || !srv->stderr_path || !out_path ||
+    if (!srv->data_dir || !srv->ca_path || !srv->config_path || !srv->stderr_path || !out_path ||
         init_data_dir(srv->data_dir) != 0) {
         free(out_path);
         srv_free(srv);
@@ -637,11 +663,11 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
         int n2 = snprintf(e_listen, sizeof e_listen, "BULWARK_LISTEN=%s:%u", srv->host,
                           (unsigned)srv->port);
         int n3 = snprintf(e_config, sizeof e_config, "BULWARK_CONFIG=%s",
-                          (o && o->config_path) ? o->config_path : "");
+                          srv->config_path != NULL ? srv->config_path : "");
         if (n1 < 0 || (size_t)n1 >= sizeof e_data || n2 < 0 || (size_t)n2 >= sizeof e_listen ||
             n3 < 0 || (size_t)n3 >= sizeof e_config)
             break;
-        const char *ours[] = {e_data, e_listen, (o && o->config_path) ? e_config : NULL, NULL};
+        const char *ours[] = {e_data, e_listen, srv->config_path != NULL ? e_config : NULL, NULL};
         char **env = make_env(ours, o ? o->env : NULL);
         const char *args[] = {"serve", NULL};
         int rc = env ? spawn_notes(args, env, NULL, out_path, srv->stderr_path, &srv->pid) : -1;

@@ -25,7 +25,9 @@
 #define BW_RUN_TIMEOUT_MS 10000   /* a `notes` sub-command (init, check-config) */
 
 typedef struct bw_srv_opts {
-    const char *config_path; /* BULWARK_CONFIG, or NULL for the built-in defaults */
+    /* BULWARK_CONFIG, or NULL for the built-in defaults. Either way the server runs with
+     * automatic bans off unless the file sets "ban" (see test_config in harness.c). */
+    const char *config_path;
     /* Extra "NAME=value" entries, NULL-terminated, may be NULL. BULWARK_DATA_DIR, BULWARK_LISTEN
      * (and BULWARK_CONFIG when config_path is set) are the harness's own and win over these. */
     const char *const *env;

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "bulwark/migrate.h"
 #include "bulwark/secret.h"
 #include "bulwark/server.h"
 #include "harness.h"
@@ -30,7 +31,9 @@ static int ok_handler(bw_req *req, bw_res *res)
 typedef struct fixture {
     char *dir;
     bw_config *cfg;
-    bw_app app; /* must outlive the server started from it */
+    bw_app app;               /* must outlive the server started from it */
+    bw_migration *migrations; /* the framework's tables (sessions, bans...) */
+    size_t nmigrations;
 } fixture;
 
 static int setup(void **state)
@@ -51,7 +54,9 @@ static int setup(void **state)
         "{\"data_dir\": \"%s\", \"server\": {\"listen\": \"127.0.0.1:%u\", \"plain_http\": true},"
         " \"secrets\": {\"session_key\": \"file:session.key\"}}",
         f->dir, (unsigned)port);
-    if (bw_config_load_buffer(json, strlen(json), "test", NULL, &f->cfg, err, sizeof err) != 0) {
+    if (bw_migrate_load_dir(BW_SOURCE_DIR "/migrations", &f->migrations, &f->nmigrations, err,
+                            sizeof err) != 0 ||
+        bw_config_load_buffer(json, strlen(json), "test", NULL, &f->cfg, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
@@ -64,6 +69,7 @@ static int teardown(void **state)
     fixture *f = *state;
 
     bw_config_free(f->cfg);
+    bw_migrate_free_list(f->migrations, f->nmigrations);
     bw_rm_rf(f->dir);
     free(f->dir);
     free(f);
@@ -73,7 +79,12 @@ static int teardown(void **state)
 static bw_server *start(fixture *f, const bw_route *routes, size_t n, const bw_embedded_file *rbac,
                         char *err, size_t errlen)
 {
-    f->app = (bw_app){.name = "t", .routes = routes, .nroutes = n, .rbac = rbac};
+    f->app = (bw_app){.name = "t",
+                      .routes = routes,
+                      .nroutes = n,
+                      .rbac = rbac,
+                      .migrations = f->migrations,
+                      .nmigrations = f->nmigrations};
     err[0] = '\0';
     return bw_server_start(&f->app, f->cfg, err, errlen);
 }

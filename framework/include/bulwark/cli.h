@@ -1,4 +1,4 @@
-/* The service's command line: serve, init, migrate, check-config, user, apikey, version. */
+/* The service's command line: serve, init, migrate, check-config, user, apikey, ban, version. */
 #ifndef BULWARK_CLI_H
 #define BULWARK_CLI_H
 
@@ -27,5 +27,9 @@ typedef struct bw_cli_opts {
  * Return the exit status (0, 1 failure, 2 usage). */
 int bw_cli_user(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o);
 int bw_cli_apikey(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o);
+
+/* `ban` (framework/src/protect/cli_ban.c): list, add and remove address
+ * bans (docs/bans.md), with the same database requirement and exit statuses. */
+int bw_cli_ban(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o);
 
 #endif

@@ -98,6 +98,15 @@ typedef struct bw_config {
         bool headers;        /* RateLimit / RateLimit-Policy on successful answers too */
     } ratelimit;
     struct {
+        long long capacity; /* bans held in memory */
+        long long tracked;  /* addresses whose offences are counted */
+        int window_s;       /* offences count within this window */
+        int duration_s;     /* an automatic ban */
+        int auth_failures;  /* offences per window that ban; 0 = never */
+        int rate_limited;
+        int validation_failures;
+    } ban;
+    struct {
         struct {
             int opslimit;          /* Argon2id passes */
             int memlimit_kib;      /* Argon2id memory per hash */

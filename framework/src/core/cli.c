@@ -44,6 +44,9 @@ static void usage(const char *name, FILE *f)
             "  apikey create USER NAME --roles R[,R...] [--expires-days N]\n"
             "                                     print a new API key (shown once)\n"
             "  apikey list [USER] | revoke ID\n"
+            "  ban list | add ADDRESS [MINUTES [REASON]] | remove ADDRESS\n"
+            "                                     address bans (an IPv6 address bans its /64);\n"
+            "                                     a ban lasts MINUTES, by default 1440\n"
             "  version        print the version\n"
             "\n"
             "environment: BULWARK_CONFIG, BULWARK_LISTEN, BULWARK_DATA_DIR, and the other\n"
@@ -382,14 +385,16 @@ int bw_main(const bw_app *app, int argc, char **argv)
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "init") != 0 && strcmp(cmd, "migrate") != 0 &&
         strcmp(cmd, "check-config") != 0 && strcmp(cmd, "gen-dev-cert") != 0 &&
-        strcmp(cmd, "validate") != 0 && strcmp(cmd, "user") != 0 && strcmp(cmd, "apikey") != 0) {
+        strcmp(cmd, "validate") != 0 && strcmp(cmd, "user") != 0 && strcmp(cmd, "apikey") != 0 &&
+        strcmp(cmd, "ban") != 0) {
         fprintf(stderr, "unknown command: %s\n", cmd);
         usage(name, stderr);
         return 2;
     }
     if (parse_opts(argc, argv, &opts) != 0)
         return 2;
-    if (opts.nargs > 0 && strcmp(cmd, "user") != 0 && strcmp(cmd, "apikey") != 0) {
+    if (opts.nargs > 0 && strcmp(cmd, "user") != 0 && strcmp(cmd, "apikey") != 0 &&
+        strcmp(cmd, "ban") != 0) {
         fprintf(stderr, "unexpected argument: %s\n", opts.args[0]);
         return 2;
     }
@@ -414,6 +419,8 @@ int bw_main(const bw_app *app, int argc, char **argv)
         rc = bw_cli_user(app, cfg, &opts);
     else if (strcmp(cmd, "apikey") == 0)
         rc = bw_cli_apikey(app, cfg, &opts);
+    else if (strcmp(cmd, "ban") == 0)
+        rc = bw_cli_ban(app, cfg, &opts);
     else
         rc = cmd_serve(app, cfg);
     bw_config_free(cfg);

@@ -11,6 +11,7 @@
 
 #include "bulwark/arena.h"
 #include "bulwark/auth.h"
+#include "bulwark/ban.h"
 #include "bulwark/config.h"
 #include "bulwark/cors.h"
 #include "bulwark/headers.h"
@@ -85,6 +86,7 @@ struct bw_server {
     bw_tls *tls; /* NULL when serving plain HTTP (opt-in) */
     bw_auth *auth;
     bw_cidr *trusted; /* server.trusted_proxies, parsed */
+    bw_banlist *bans;
     bw_ratelimit *limiter; /* NULL when ratelimit.enabled is off */
     bw_rate_policy rate_address, rate_principal;
     bw_rate_policy *route_rates; /* parallel to app->routes; rate 0: the route has none */

@@ -1,15 +1,13 @@
 /* The request path: one direction, fixed stage order (DESIGN.md).
  *
- *   capacity -> framing -> rate limit (address) -> path -> query -> route/method -> CORS
+ *   ban -> capacity -> framing -> rate limit (address) -> path -> query -> route/method -> CORS
  *   -> limits -> authentication -> rate limit (principal, route) -> authorization
  *   -> body -> validation -> handler -> response headers -> write -> access log
  *
  * Each stage either lets the request go on or sets a problem response and
  * stops it. Everything a request allocates comes from its arena, freed at
  * the end of bw_pipeline_handle. */
-#include <ctype.h>
 #include <limits.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +15,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include "bulwark/clock.h"
-#include "bulwark/credential.h"
 #include "bulwark/http.h"
 #include "bulwark/jsonbody.h"
 #include "bulwark/log.h"
 #include "bulwark/path.h"
 #include "bulwark/text.h"
-#include "internal.h"
+#include "stage.h"
 
 /* Lingering close: after refusing a request whose body was not read, the
  * answer goes out first (with Connection: close), then what the client
@@ -33,26 +29,6 @@
  * sends a reset, and a client still sending would lose our answer. Each
  * read is bounded by server.request_timeout_ms. */
 #define BW_DRAIN_MIN 65536 /* 64 KiB, whatever max_body_bytes is */
-
-typedef struct bw_ctx {
-    bw_server *srv;
-    bw_req req;
-    bw_res res;
-    const bw_route *route;    /* NULL until matched */
-    long long content_length; /* -1: none given */
-    bool chunked;
-    bool has_body;
-    bool body_read;  /* the body was read whole (or there is none) */
-    bool must_close; /* framing was ambiguous: never reuse the connection */
-    bool head_only;
-    bw_header_kv cors[BW_CORS_MAX_HEADERS];
-    size_t ncors;
-    /* The rate policy closest to refusing among those checked (RateLimit fields). */
-    const bw_rate_policy *rate_policy;
-    const char *rate_name;
-    bw_rate_result rate;
-    char cors_buf[BW_CORS_BUF_SIZE];
-} bw_ctx;
 
 /* Parses a Content-Length value: digits only (no sign, space or list).
  * Values beyond LLONG_MAX saturate: they exceed every body limit anyway. */
@@ -241,133 +217,6 @@ static bool stage_redirect(bw_ctx *c)
     return false;
 }
 
-/* Stage: load shedding. Beyond server.max_inflight requests in progress,
- * answer 503 at once: cheaper than queueing, and it keeps workers free. */
-static bool stage_capacity(bw_ctx *c, long inflight)
-{
-    if (inflight <= c->srv->cfg->server.max_inflight)
-        return true;
-    bw_res_problem(&c->res, 503, "The service is busy. Try again shortly.");
-    bw_res_header(&c->res, "Retry-After", "1");
-    c->must_close = true;
-    bw_log(BW_LOG_WARN, "server.shed",
-           (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_I("inflight", inflight)}, 2);
-    return false;
-}
-
-/* ---- Rate limits (GCRA, protect/ratelimit.c) ---- */
-
-/* The RateLimit-Policy and RateLimit fields (IETF draft) for the policy
- * noted in c; on a 429 always, on other answers when ratelimit.headers. */
-static void rate_fields(bw_ctx *c)
-{
-    char field[BW_RATELIMIT_FIELD_SIZE];
-    size_t nlen;
-
-    if (c->rate_policy == NULL)
-        return;
-    nlen = strlen(c->rate_name);
-    if (bw_ratelimit_format_policy(c->rate_name, nlen, c->rate_policy, field, sizeof(field)) > 0)
-        bw_res_header(&c->res, "RateLimit-Policy", field);
-    if (bw_ratelimit_format_state(c->rate_name, nlen, c->rate_policy, &c->rate, field,
-                                  sizeof(field)) > 0)
-        bw_res_header(&c->res, "RateLimit", field);
-}
-
-/* One check of key[0..len) against p; notes the policy closest to refusing.
- * A refusal answers 429 with Retry-After. */
-static bool rate_check(bw_ctx *c, const bw_rate_policy *p, const char *name,
-                       const unsigned char *key, size_t len)
-{
-    bw_rate_result r;
-    char retry[24];
-
-    /* -1 is a programming error; the result then says refused (fail closed). */
-    (void)bw_ratelimit_check(c->srv->limiter, p, key, len, bw_ratelimit_now_ns(), &r);
-    if (c->rate_policy == NULL || !r.allowed || r.remaining < c->rate.remaining) {
-        c->rate_policy = p;
-        c->rate_name = name;
-        c->rate = r;
-    }
-    if (r.allowed)
-        return true;
-    bw_res_problem(&c->res, 429, "Too many requests. Try again later.");
-    snprintf(retry, sizeof(retry), "%llu", (unsigned long long)bw_ratelimit_retry_after_s(&r));
-    bw_res_header(&c->res, "Retry-After", retry);
-    rate_fields(c);
-    bw_log(BW_LOG_WARN, "ratelimit.exceeded",
-           (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("policy", name),
-                            BW_LOG_S("client", c->req.client), BW_LOG_S("route", c->req.route)},
-           4);
-    return false;
-}
-
-/* The key bytes of the caller: the principal when there is one (each API key
- * its own), else the client address (IPv4, IPv6 /64). tag tells the uses
- * apart. Returns the length, 0 when there is nothing to key on. */
-static size_t caller_key(const bw_ctx *c, unsigned char tag, unsigned char out[32])
-{
-    const bw_principal *p = &c->req.principal;
-    size_t n = 1;
-
-    out[0] = tag;
-    if (p->kind == BW_AUTH_APIKEY) {
-        out[n++] = 'K';
-        memcpy(out + n, p->apikey_id, BW_APIKEY_ID_LEN);
-        return n + BW_APIKEY_ID_LEN;
-    }
-    if (p->kind == BW_AUTH_SESSION) {
-        out[n++] = 'U';
-        memcpy(out + n, &p->user_id, sizeof(p->user_id));
-        return n + sizeof(p->user_id);
-    }
-    if (!c->req.client_addr_ok)
-        return 0;
-    out[n++] = 'A';
-    return n + bw_netaddr_limit_key(&c->req.client_addr, out + n);
-}
-
-/* Stage: the per-address limit, before any other work is spent on the
- * request. */
-static bool stage_rate_address(bw_ctx *c)
-{
-    unsigned char key[32];
-    size_t n;
-
-    if (c->srv->limiter == NULL || !c->req.client_addr_ok)
-        return true;
-    key[0] = 'a';
-    n = 1 + bw_netaddr_limit_key(&c->req.client_addr, key + 1);
-    return rate_check(c, &c->srv->rate_address, "address", key, n);
-}
-
-/* Stage: once the caller is known, the per-principal limit, then the route's
- * own .rate (per principal, or per address for anonymous callers). */
-static bool stage_rate_principal(bw_ctx *c)
-{
-    const bw_app *app = c->srv->app;
-    unsigned char key[40];
-    uint32_t idx;
-    size_t n;
-
-    if (c->srv->limiter == NULL)
-        return true;
-    if (c->req.principal.kind != BW_AUTH_NONE) {
-        n = caller_key(c, 'p', key);
-        if (n > 0 && !rate_check(c, &c->srv->rate_principal, "principal", key, n))
-            return false;
-    }
-    /* The framework's own routes are not in the app's table and have no .rate. */
-    if ((uintptr_t)c->route < (uintptr_t)app->routes ||
-        (uintptr_t)c->route >= (uintptr_t)(app->routes + app->nroutes))
-        return true;
-    idx = (uint32_t)(c->route - app->routes);
-    if (c->srv->route_rates[idx].rate == 0 || (n = caller_key(c, 'r', key)) == 0)
-        return true;
-    memcpy(key + n, &idx, sizeof(idx));
-    return rate_check(c, &c->srv->route_rates[idx], "route", key, n + sizeof(idx));
-}
-
 /* Stage: the one canonical path every later stage sees. */
 static bool stage_path(bw_ctx *c)
 {
@@ -533,97 +382,6 @@ static bool stage_limits(bw_ctx *c)
     return true;
 }
 
-static bool unauthenticated(bw_ctx *c, bool invalid)
-{
-    bw_res_problem(&c->res, 401, "Authentication is required.");
-    bw_res_header(&c->res, "WWW-Authenticate",
-                  invalid ? "Bearer realm=\"bulwark\", error=\"invalid_token\""
-                          : "Bearer realm=\"bulwark\"");
-    return false;
-}
-
-static int header_count(const bw_ctx *c, const char *name)
-{
-    int n = 0;
-
-    for (int i = 0; i < c->req.ri->num_headers; i++)
-        n += strcasecmp(c->req.ri->http_headers[i].name, name) == 0;
-    return n;
-}
-
-static bool is_safe_method(const char *m)
-{
-    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
-}
-
-/* Stage: authentication. The credential (Authorization: Bearer, or the
- * session cookie) becomes a principal. On a public route a missing or
- * invalid credential leaves the request anonymous; elsewhere it is a 401.
- * A cookie session on an unsafe method must pass the CSRF check (403):
- * browsers attach cookies to cross-site requests, never headers. */
-static bool stage_authenticate(bw_ctx *c)
-{
-    const char *authz = bw_req_header(&c->req, "Authorization");
-    const char *cookie = bw_req_header(&c->req, "Cookie");
-    bw_credential cred;
-    int rc;
-
-    bw_credential_parse(authz, authz != NULL ? strlen(authz) : 0, cookie,
-                        cookie != NULL ? strlen(cookie) : 0, &cred);
-    /* Authorization is single-valued, and a user agent sends one Cookie line:
-     * with two, which one a proxy acted on is unknowable. */
-    if (header_count(c, "Authorization") > 1 || header_count(c, "Cookie") > 1)
-        cred.kind = BW_CREDENTIAL_BAD;
-    if (cred.kind == BW_CREDENTIAL_NONE || cred.kind == BW_CREDENTIAL_BAD)
-        return c->route->public ? true : unauthenticated(c, cred.kind == BW_CREDENTIAL_BAD);
-    rc = bw_auth_authenticate(c->srv->auth, bw_store_conn(c->srv->store), cred.token, cred.len,
-                              cred.kind == BW_CREDENTIAL_COOKIE, (long long)time(NULL),
-                              &c->req.principal);
-    if (rc < 0) {
-        bw_res_problem(&c->res, 500, NULL);
-        return false;
-    }
-    if (rc == 0) {
-        c->req.principal.kind = BW_AUTH_NONE;
-        c->req.principal.user_id = -1;
-        return c->route->public ? true : unauthenticated(c, true);
-    }
-    if (cred.kind == BW_CREDENTIAL_COOKIE && !is_safe_method(c->req.method) &&
-        !bw_auth_csrf_ok(c->srv->auth, cred.token, cred.len, bw_req_header(&c->req, "Host"),
-                         bw_req_header(&c->req, "Origin"), bw_req_header(&c->req, "Sec-Fetch-Site"),
-                         bw_req_header(&c->req, BW_CSRF_HEADER))) {
-        bw_log(BW_LOG_WARN, "authz.denied",
-               (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("reason", "csrf"),
-                                BW_LOG_S("client", c->req.client)},
-               3);
-        bw_res_problem(&c->res, 403, "The request failed the cross-site request check.");
-        return false;
-    }
-    return true;
-}
-
-/* Stage: the route's permission (default deny). The answer never names the
- * permission: that would map the authorization model for an attacker. */
-static bool stage_authorize(bw_ctx *c)
-{
-    const bw_rbac *rbac;
-    int perm;
-
-    if (c->route->public)
-        return true;
-    rbac = bw_auth_rbac(c->srv->auth);
-    perm = bw_rbac_permission_index(rbac, c->route->permission, strlen(c->route->permission));
-    if (bw_principal_allows(rbac, &c->req.principal, perm))
-        return true;
-    bw_log(BW_LOG_WARN, "authz.denied",
-           (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("reason", "permission"),
-                            BW_LOG_S("route", c->req.route),
-                            BW_LOG_S("user", c->req.principal.name)},
-           4);
-    bw_res_problem(&c->res, 403, "You are not allowed to do this.");
-    return false;
-}
-
 /* Stage: read the body, bounded by the route limit (chunked bodies have no
  * length up front, so the bound is checked while reading). */
 static bool stage_body(bw_ctx *c)
@@ -672,186 +430,6 @@ static bool stage_body(bw_ctx *c)
     }
     c->req.json = doc;
     return true;
-}
-
-/* Most errors a 400 lists: enough to fix a request, bounded to answer. */
-#define BW_MAX_SCHEMA_ERRORS 20
-
-/* The type a schema gives property `name` ("integer", ...), or NULL. */
-static const char *property_type(const json_t *doc, const char *name, bool items)
-{
-    const json_t *p = json_object_get(json_object_get(doc, "properties"), name);
-
-    if (items)
-        p = json_object_get(p, "items");
-    return json_string_value(json_object_get(p, "type"));
-}
-
-/* A path or query string as the JSON value its schema asks for. A string
- * that does not read as that type stays a string, so validation reports a
- * type error for it (strictly: no sign on integers but '-', no spaces, no
- * hex, no "1.0" for an integer). */
-static json_t *coerce(const char *v, const char *type)
-{
-    size_t len = strlen(v), i = v[0] == '-' ? 1 : 0;
-
-    if (type == NULL)
-        return json_string(v);
-    if (strcmp(type, "integer") == 0 && len > i && len - i <= 15) {
-        for (; i < len && v[i] >= '0' && v[i] <= '9'; i++)
-            ;
-        if (i == len)
-            return json_integer(strtoll(v, NULL, 10));
-    } else if (strcmp(type, "number") == 0 && len > 0 && len <= 64 &&
-               ((v[0] >= '0' && v[0] <= '9') || v[0] == '-')) {
-        char *end;
-        double d = strtod(v, &end);
-        if (*end == '\0' && isfinite(d))
-            return json_real(d);
-    } else if (strcmp(type, "boolean") == 0) {
-        if (strcmp(v, "true") == 0)
-            return json_true();
-        if (strcmp(v, "false") == 0)
-            return json_false();
-    }
-    return json_string(v);
-}
-
-/* The path captures as an object, coerced per the route's path schema. */
-static json_t *params_doc(bw_ctx *c, const json_t *schema_doc)
-{
-    json_t *o = json_object();
-    size_t i;
-
-    for (i = 0; o != NULL && i < c->req.nparams; i++)
-        json_object_set_new(o, c->req.param_names[i],
-                            coerce(c->req.param_values[i],
-                                   property_type(schema_doc, c->req.param_names[i], false)));
-    return o;
-}
-
-/* The query as an object, coerced per the route's query schema. A name
- * given twice becomes an array where the schema says "array", and is
- * refused otherwise (which value would the handler see?). */
-static json_t *query_doc(bw_ctx *c, const json_t *schema_doc, bool *repeated)
-{
-    json_t *o = json_object();
-    size_t i;
-
-    *repeated = false;
-    for (i = 0; o != NULL && i < c->req.nquery; i++) {
-        const char *name = c->req.query[i].name, *value = c->req.query[i].value;
-        const char *type = property_type(schema_doc, name, false);
-        json_t *have = json_object_get(o, name);
-
-        if (type != NULL && strcmp(type, "array") == 0) {
-            if (have == NULL) {
-                have = json_array();
-                json_object_set_new(o, name, have);
-            }
-            json_array_append_new(have, coerce(value, property_type(schema_doc, name, true)));
-        } else if (have != NULL) {
-            *repeated = true;
-        } else {
-            json_object_set_new(o, name, coerce(value, type));
-        }
-    }
-    return o;
-}
-
-/* The request headers as an object keyed by lower-case name (the first of
- * repeated names wins, as bw_req_header answers). */
-static json_t *headers_doc(bw_ctx *c)
-{
-    json_t *o = json_object();
-    char name[128];
-    int i;
-
-    for (i = 0; o != NULL && i < c->req.ri->num_headers; i++) {
-        const char *n = c->req.ri->http_headers[i].name;
-        size_t k;
-        for (k = 0; n[k] != '\0' && k + 1 < sizeof(name); k++)
-            name[k] = (char)tolower((unsigned char)n[k]);
-        name[k] = '\0';
-        if (json_object_get(o, name) == NULL)
-            json_object_set_new(o, name, json_string(c->req.ri->http_headers[i].value));
-    }
-    return o;
-}
-
-/* Validates one part; appends its failures ("in" names the part) to list.
- * Returns 1 valid, 0 invalid, -1 over a limit. */
-static int validate_part(bw_ctx *c, const bw_schema *schema, const json_t *doc, const char *in,
-                         json_t *list)
-{
-    bw_schema_error errs[BW_MAX_SCHEMA_ERRORS];
-    size_t n = 0, i, room = BW_MAX_SCHEMA_ERRORS - json_array_size(list);
-    int rc;
-
-    if (schema == NULL || doc == NULL)
-        return 1;
-    rc = bw_schema_validate(schema, doc, c->req.arena, errs, room, &n);
-    for (i = 0; rc == 0 && i < n; i++)
-        json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:s}", "in", in, "pointer", errs[i].pointer, "keyword",
-                            errs[i].keyword ? errs[i].keyword : "", "message", errs[i].message));
-    return rc;
-}
-
-/* Stage: path, query and body against the route's compiled schemas. 400
- * lists the failures (in, pointer, keyword, message) and never echoes a
- * value. Path and query strings are coerced first; the handler reads the
- * coerced values (bw_req_param_int, bw_req_query_json). */
-static bool stage_validate(bw_ctx *c)
-{
-    const bw_app *app = c->srv->app;
-    const bw_route_schemas *rs;
-    bool repeated = false;
-    json_t *list, *headers = NULL;
-    int a, b, d, h;
-
-    /* The framework's own routes (GET /openapi.json) are not in the app's
-     * table and have no schemas. */
-    if ((uintptr_t)c->route < (uintptr_t)app->routes ||
-        (uintptr_t)c->route >= (uintptr_t)(app->routes + app->nroutes))
-        return true;
-    rs = &c->srv->schemas[c->route - app->routes];
-
-    if (rs->path != NULL)
-        c->req.params = params_doc(c, rs->path_doc);
-    if (rs->query != NULL)
-        c->req.query_doc = query_doc(c, rs->query_doc, &repeated);
-    if (repeated) {
-        bw_res_problem_typed(&c->res, 400, "validation-failed",
-                             "A query parameter is repeated where one value is expected.");
-        return false;
-    }
-    list = json_array();
-    if (list == NULL) {
-        bw_res_problem(&c->res, 500, NULL);
-        return false;
-    }
-    if (rs->header != NULL)
-        headers = headers_doc(c);
-    a = validate_part(c, rs->path, c->req.params, "path", list);
-    b = validate_part(c, rs->query, c->req.query_doc, "query", list);
-    h = validate_part(c, rs->header, headers, "header", list);
-    d = validate_part(c, rs->body, c->req.json, "body", list);
-    json_decref(headers);
-    if (a == 1 && b == 1 && h == 1 && d == 1) {
-        json_decref(list);
-        return true;
-    }
-    if (a < 0 || b < 0 || h < 0 || d < 0) {
-        json_decref(list);
-        bw_res_problem_typed(&c->res, 400, "validation-failed",
-                             "The request is too complex to validate.");
-        return false;
-    }
-    bw_res_problem_extra(&c->res, 400, "validation-failed",
-                         "The request does not match its schema.",
-                         json_pack("{s:o}", "errors", list));
-    return false;
 }
 
 static void stage_handler(bw_ctx *c)
@@ -917,74 +495,6 @@ static void access_log(const bw_ctx *c, long long us)
     bw_log(BW_LOG_INFO, "http.request", f, sizeof(f) / sizeof(f[0]));
 }
 
-/* Every line of header `name` joined with ", " (RFC 9110 5.3), from the
- * arena, or NULL when there is none. Every line counts: a proxy that adds
- * its own line after the client's is the one to believe. */
-static const char *joined_header(bw_ctx *c, const char *name, size_t *len)
-{
-    const struct mg_request_info *ri = c->req.ri;
-    size_t total = 0, n = 0;
-    char *out;
-
-    for (int i = 0; i < ri->num_headers; i++) {
-        if (strcasecmp(ri->http_headers[i].name, name) == 0) {
-            total += strlen(ri->http_headers[i].value) + 2;
-            n++;
-        }
-    }
-    *len = 0;
-    if (n == 0 || (out = bw_arena_alloc(c->req.arena, total + 1)) == NULL)
-        return NULL;
-    for (int i = 0; i < ri->num_headers; i++) {
-        if (strcasecmp(ri->http_headers[i].name, name) == 0) {
-            size_t vlen = strlen(ri->http_headers[i].value);
-
-            if (*len > 0) {
-                memcpy(out + *len, ", ", 2);
-                *len += 2;
-            }
-            memcpy(out + *len, ri->http_headers[i].value, vlen);
-            *len += vlen;
-        }
-    }
-    out[*len] = '\0';
-    return out;
-}
-
-/* The client's address: the TCP peer, unless the peer is a trusted proxy
- * (server.trusted_proxies), whose forwarding header then names it. From any
- * other peer the headers are ignored, so they cannot pick a rate-limit key. */
-static void resolve_client(bw_ctx *c)
-{
-    const bw_netaddr_proxies *px = &c->srv->proxies;
-    const char *peer = c->req.ri->remote_addr;
-    bw_netaddr peer_addr;
-    char *text;
-
-    c->req.client = c->req.peer = peer;
-    if (bw_netaddr_parse(peer, strlen(peer), &peer_addr) != 0)
-        return;
-    c->req.client_addr = peer_addr;
-    c->req.client_addr_ok = true;
-    if (px->ntrusted == 0 || !bw_cidr_list_contains(px->trusted, px->ntrusted, &peer_addr))
-        return;
-    {
-        size_t xlen = 0, flen = 0;
-        const char *xff =
-            px->header == BW_NETADDR_HEADER_XFF ? joined_header(c, "X-Forwarded-For", &xlen) : NULL;
-        const char *fwd =
-            px->header == BW_NETADDR_HEADER_FORWARDED ? joined_header(c, "Forwarded", &flen) : NULL;
-
-        if (bw_netaddr_client(&peer_addr, px, xff, xlen, fwd, flen, &c->req.client_addr) != 1)
-            return;
-    }
-    text = bw_arena_alloc(c->req.arena, BW_NETADDR_TEXT_SIZE);
-    if (text != NULL && bw_netaddr_format(&c->req.client_addr, text, BW_NETADDR_TEXT_SIZE) > 0)
-        c->req.client = text;
-    else
-        c->req.client_addr = peer_addr;
-}
-
 static void set_request_id(bw_ctx *c)
 {
     const char *in = bw_req_header(&c->req, "X-Request-Id");
@@ -1027,20 +537,21 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     c->req.conn = conn;
     c->req.ri = mg_get_request_info(conn);
     c->req.method = c->req.ri->request_method;
-    resolve_client(c);
+    bw_stage_resolve_client(c);
     c->req.app_data = srv->app->udata;
     c->req.store = srv->store;
     c->req.srv = srv;
     set_request_id(c);
     bw_res_init(&c->res, arena, c->req.id);
 
-    if (stage_capacity(c, inflight) && stage_framing(c) && stage_rate_address(c) && stage_path(c) &&
-        stage_redirect(c) && stage_query(c) && stage_route(c) && stage_limits(c) &&
-        stage_authenticate(c) && stage_rate_principal(c) && stage_authorize(c) && stage_body(c) &&
-        stage_validate(c))
+    if (bw_stage_ban(c) && bw_stage_capacity(c, inflight) && stage_framing(c) &&
+        bw_stage_rate_address(c) && stage_path(c) && stage_redirect(c) && stage_query(c) &&
+        stage_route(c) && stage_limits(c) && bw_stage_authenticate(c) &&
+        bw_stage_rate_principal(c) && bw_stage_authorize(c) && stage_body(c) &&
+        bw_stage_validate(c))
         stage_handler(c);
     if (srv->cfg->ratelimit.headers && c->res.status != 429)
-        rate_fields(c);
+        bw_stage_rate_fields(c);
 
     close = c->must_close || !c->body_read || !client_keeps_alive(c);
     npolicy = bw_header_policy_for(srv->headers, c->req.route, &policy);
@@ -1050,6 +561,7 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     if (!c->body_read && !c->must_close)
         linger_drain(c);
     access_log(c, elapsed_us(&t0));
+    bw_stage_report_offence(c);
     status = c->res.status;
     atomic_fetch_sub(&srv->inflight, 1);
     json_decref(c->req.json);

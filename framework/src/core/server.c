@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulwark/clock.h"
 #include "bulwark/err.h"
 #include "bulwark/http.h"
 #include "bulwark/log.h"
@@ -330,6 +331,28 @@ static int setup_ratelimit(bw_server *srv, char *err, size_t errlen)
     return srv->limiter != NULL ? 0 : -1;
 }
 
+/* The ban list, loaded from the store (so after migrations). */
+static int setup_bans(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+    const bw_ban_policy p = {.capacity = (size_t)cfg->ban.capacity,
+                             .tracked = (size_t)cfg->ban.tracked,
+                             .window_s = cfg->ban.window_s,
+                             .duration_s = cfg->ban.duration_s,
+                             .auth_failures = cfg->ban.auth_failures,
+                             .rate_limited = cfg->ban.rate_limited,
+                             .validation_failures = cfg->ban.validation_failures};
+
+    srv->bans = bw_banlist_new(&p, err, errlen);
+    if (srv->bans == NULL)
+        return -1;
+    if (bw_banlist_refresh(srv->bans, bw_store_conn(srv->store), bw_clock_unix()) < 0) {
+        bw_err_set(err, errlen, "ban: cannot load the bans table");
+        return -1;
+    }
+    return 0;
+}
+
 static int setup_cors(bw_server *srv, char *err, size_t errlen)
 {
     const bw_config *cfg = srv->cfg;
@@ -551,6 +574,7 @@ static void server_free(bw_server *srv)
     bw_auth_free(srv->auth);
     free(srv->trusted);
     bw_ratelimit_free(srv->limiter);
+    bw_banlist_free(srv->bans);
     free(srv->route_rates);
     for (size_t i = 0; srv->schemas != NULL && i < srv->app->nroutes; i++) {
         bw_schema_free(srv->schemas[i].body);
@@ -665,7 +689,8 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
         setup_schemas(srv, err, errlen) != 0 || setup_openapi(srv, err, errlen) != 0 ||
         apply_header_overrides(srv, err, errlen) != 0 || setup_cors(srv, err, errlen) != 0 ||
         setup_proxies(srv, err, errlen) != 0 || setup_ratelimit(srv, err, errlen) != 0 ||
-        setup_store(srv, err, errlen) != 0 || setup_tls(srv, err, errlen) != 0) {
+        setup_store(srv, err, errlen) != 0 || setup_bans(srv, err, errlen) != 0 ||
+        setup_tls(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }
