@@ -61,6 +61,7 @@ lint: deps
 bench: build
 	bash bench/run.sh $(BUILD)
 	bash bench/validate.sh $(BUILD)
+	bash bench/ratelimit.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE) $(LINT_DIR) build-fuzz
