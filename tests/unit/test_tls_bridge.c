@@ -2,7 +2,8 @@
  * every call through a dlsym'd pointer. Covers the exported symbol set and SONAMEs, a TLS 1.3
  * handshake over non-blocking sockets, records larger than one read, SSL_pending, shutdown
  * return values, SSL_get_error after a clean and an abrupt close, the error queue, certificate
- * inspection, context configuration, NULL arguments everywhere, and the reload hook.
+ * inspection, context configuration, NULL arguments everywhere, the reload hook and the
+ * admission hook.
  *
  * The bridge directory comes from $BW_TLS_BRIDGE_DIR, or <directory of this test>/tls (where
  * the build puts it). Certificates (a CA and two leaves) are generated with wolfCrypt. */
@@ -13,6 +14,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,6 +126,7 @@ static struct {
     int (*i2d)(void *, unsigned char **);
     bw_tls_bridge_set_ctx_fn set_ctx;
     bw_tls_bridge_provider_fn provider;
+    bw_tls_bridge_set_admission_fn set_admission;
 } b;
 
 static const char *const ssl_names[] = {
@@ -172,6 +175,7 @@ static const char *const ssl_names[] = {
     "TLS_server_method",
     BW_TLS_BRIDGE_SET_CTX,
     BW_TLS_BRIDGE_PROVIDER,
+    BW_TLS_BRIDGE_SET_ADMISSION,
 };
 static const char *const crypto_names[] = {
     "ASN1_INTEGER_to_BN",
@@ -400,6 +404,7 @@ static int group_setup(void **state)
     RESOLVE(h_ssl, ssl_ctrl, "SSL_ctrl");
     RESOLVE(h_ssl, set_ctx, BW_TLS_BRIDGE_SET_CTX);
     RESOLVE(h_ssl, provider, BW_TLS_BRIDGE_PROVIDER);
+    RESOLVE(h_ssl, set_admission, BW_TLS_BRIDGE_SET_ADMISSION);
     RESOLVE(h_crypto, err_get, "ERR_get_error");
     RESOLVE(h_crypto, err_clear, "ERR_clear_error");
     RESOLVE(h_crypto, err_string, "ERR_error_string");
@@ -1348,6 +1353,224 @@ static void test_reload_concurrent(void **state)
     b.ctx_free(r.handed);
 }
 
+/* ---- the admission hook ---- */
+
+/* A check that admits unless told to refuse, and records what it saw. Tokens point into
+ * `tokens`, one per admission, so a release names exactly which admission it ends. */
+struct gate {
+    int refuse;
+    int admits, releases, refusals;
+    int last_fd;
+    int foreign; /* releases of a token this gate did not issue */
+    int released[8];
+    int tokens[8];
+};
+
+static void *gate_admit(void *arg, int fd)
+{
+    struct gate *g = arg;
+
+    g->last_fd = fd;
+    if (g->refuse || g->admits >= (int)COUNT(g->tokens)) {
+        g->refusals++;
+        return NULL;
+    }
+    return &g->tokens[g->admits++];
+}
+
+static void gate_release(void *arg, void *token)
+{
+    struct gate *g = arg;
+    /* Compared as integers: a foreign token points into another object. */
+    uintptr_t t = (uintptr_t)token, base = (uintptr_t)g->tokens;
+    size_t i = (t - base) / sizeof(int);
+
+    if (t < base || (t - base) % sizeof(int) != 0 || i >= (size_t)g->admits) {
+        g->foreign++;
+        return;
+    }
+    g->released[i]++;
+    g->releases++;
+}
+
+/* A server-side object that gets its socket (and so passes the check); the client side never
+ * does. */
+static struct gate gate1;
+
+static void test_admission(void **state)
+{
+    void *sctx = server_ctx(leaf1_crt, leaf1_key);
+    void *cctx = client_ctx();
+    struct conn c;
+    char buf[256];
+    int fds[2];
+    void *ssl;
+    unsigned long e;
+    (void)state;
+
+    memset(&gate1, 0, sizeof(gate1));
+    /* Both or neither. */
+    assert_int_equal(b.set_admission(gate_admit, NULL, &gate1), -1);
+    assert_int_equal(b.set_admission(NULL, gate_release, &gate1), -1);
+    assert_int_equal(b.set_admission(gate_admit, gate_release, &gate1), 0);
+
+    /* Admitted: one admission for the server side with its own socket, none for the client;
+     * the handshake is untouched; the token is out of callers' reach. */
+    conn_open(&c, sctx, cctx);
+    assert_int_equal(gate1.admits, 1);
+    assert_int_equal(gate1.last_fd, c.fd_srv);
+    assert_null(b.get_ex_data(c.srv, 1));
+    assert_int_equal(b.set_ex_data(c.srv, 1, &gate1), 0);
+    (void)handshake(&c);
+    /* While a token is out, the check cannot be changed or removed. */
+    assert_int_equal(b.set_admission(NULL, NULL, NULL), -1);
+    assert_int_equal(b.set_admission(gate_admit, gate_release, &gate1), -1);
+    assert_int_equal(gate1.releases, 0);
+    conn_close(&c);
+    assert_int_equal(gate1.releases, 1);
+    assert_int_equal(gate1.released[0], 1);
+
+    /* Refused: SSL_set_fd fails with the bridge's reason; freeing releases nothing. */
+    gate1.refuse = 1;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    ssl = b.ssl_new(sctx);
+    assert_non_null(ssl);
+    b.err_clear();
+    assert_int_equal(b.set_fd(ssl, fds[0]), 0);
+    assert_int_equal(gate1.refusals, 1);
+    assert_int_equal(gate1.last_fd, fds[0]);
+    e = b.err_get();
+    assert_non_null(strstr(b.err_string(e, buf), "refused by the admission check"));
+    assert_int_equal(b.err_get(), 0);
+    b.ssl_free(ssl);
+    assert_int_equal(gate1.releases, 1);
+
+    /* A second SSL_set_fd ends the first admission before asking again. */
+    gate1.refuse = 0;
+    ssl = b.ssl_new(sctx);
+    assert_non_null(ssl);
+    assert_int_equal(b.set_fd(ssl, fds[0]), 1);
+    assert_int_equal(gate1.admits, 2);
+    assert_int_equal(b.set_fd(ssl, fds[1]), 1);
+    assert_int_equal(gate1.admits, 3);
+    assert_int_equal(gate1.released[1], 1);
+    assert_int_equal(gate1.released[2], 0);
+    /* ...and when that second admission is refused, the object holds no token at all. */
+    gate1.refuse = 1;
+    assert_int_equal(b.set_fd(ssl, fds[0]), 0);
+    assert_int_equal(gate1.released[2], 1);
+    b.err_clear();
+    b.ssl_free(ssl);
+    assert_int_equal(gate1.releases, 3);
+    assert_int_equal(gate1.foreign, 0);
+
+    /* Removed: connections pass without being asked. */
+    assert_int_equal(b.set_admission(NULL, NULL, NULL), 0);
+    conn_open(&c, sctx, cctx);
+    assert_int_equal(gate1.admits + gate1.refusals, 5);
+    (void)handshake(&c);
+    conn_close(&c);
+    assert_int_equal(gate1.releases, 3);
+
+    (void)close(fds[0]);
+    (void)close(fds[1]);
+    b.ctx_free(sctx);
+    b.ctx_free(cctx);
+}
+
+/* Two checks swapped in and out while workers open and free connections: every token is
+ * released exactly once, by the check that issued it. */
+enum { ADM_WORKERS = 4, ADM_ROUNDS = 2000 };
+
+struct counted_gate {
+    atomic_int admits, releases, foreign;
+    int id;
+};
+
+static struct counted_gate gates[2];
+
+static void *counted_admit(void *arg, int fd)
+{
+    struct counted_gate *g = arg;
+
+    (void)fd;
+    atomic_fetch_add(&g->admits, 1);
+    return &g->id;
+}
+
+static void counted_release(void *arg, void *token)
+{
+    struct counted_gate *g = arg;
+    /* Compared as integers: a foreign token points into another object. */
+    if ((uintptr_t)token != (uintptr_t)&g->id)
+        atomic_fetch_add(&g->foreign, 1);
+    atomic_fetch_add(&g->releases, 1);
+}
+
+struct adm_race {
+    void *sctx;
+    int fd;
+    atomic_int done;
+    atomic_int failures;
+};
+
+static void *adm_worker(void *arg)
+{
+    struct adm_race *r = arg;
+
+    for (int i = 0; i < ADM_ROUNDS; i++) {
+        void *ssl = b.ssl_new(r->sctx);
+        if (ssl == NULL || b.set_fd(ssl, r->fd) != 1)
+            atomic_fetch_add(&r->failures, 1);
+        b.ssl_free(ssl);
+    }
+    atomic_fetch_add(&r->done, 1);
+    return NULL;
+}
+
+static void test_admission_concurrent(void **state)
+{
+    struct adm_race r;
+    pthread_t t[ADM_WORKERS];
+    int fds[2], swaps = 0;
+    (void)state;
+
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < 2; i++) {
+        atomic_init(&gates[i].admits, 0);
+        atomic_init(&gates[i].releases, 0);
+        atomic_init(&gates[i].foreign, 0);
+        gates[i].id = i;
+    }
+    r.sctx = server_ctx(leaf1_crt, leaf1_key);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    r.fd = fds[0];
+    atomic_init(&r.done, 0);
+    atomic_init(&r.failures, 0);
+    for (int i = 0; i < ADM_WORKERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, adm_worker, &r), 0);
+    for (int i = 0; atomic_load(&r.done) < ADM_WORKERS; i++) {
+        struct counted_gate *g = &gates[i & 1];
+        /* Succeeds only in the moments no connection holds a token. */
+        if ((i % 3 == 0 && b.set_admission(NULL, NULL, NULL) == 0) ||
+            b.set_admission(counted_admit, counted_release, g) == 0)
+            swaps++;
+    }
+    for (int i = 0; i < ADM_WORKERS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(atomic_load(&r.failures), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(atomic_load(&gates[i].foreign), 0);
+        assert_int_equal(atomic_load(&gates[i].admits), atomic_load(&gates[i].releases));
+    }
+    assert_true(swaps > 0);
+    /* Nothing is out any more: the check can be removed. */
+    assert_int_equal(b.set_admission(NULL, NULL, NULL), 0);
+    (void)close(fds[0]);
+    (void)close(fds[1]);
+    b.ctx_free(r.sctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1357,6 +1580,7 @@ int main(void)
         cmocka_unit_test(test_cert_functions),     cmocka_unit_test(test_ctx_configuration),
         cmocka_unit_test(test_null_arguments),     cmocka_unit_test(test_reload),
         cmocka_unit_test(test_reload_table_full),  cmocka_unit_test(test_reload_concurrent),
+        cmocka_unit_test(test_admission),          cmocka_unit_test(test_admission_concurrent),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

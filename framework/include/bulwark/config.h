@@ -52,6 +52,7 @@ typedef struct bw_config {
         int max_path_segments;
         int max_query_params;
         long long max_query_bytes;
+        int max_connections_per_address; /* open TLS connections per address; 0: no cap */
     } limits;
     struct {
         char *file; /* relative to data_dir unless absolute */

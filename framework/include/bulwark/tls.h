@@ -25,6 +25,10 @@ int bw_tls_bridge_load(const char *dir, char *err, size_t errlen);
 #include "bulwark/tls_bridge.h"
 bw_tls_bridge_set_ctx_fn bw_tls_bridge_set_ctx_hook(void);
 
+/* The bridge's admission hook (tls_bridge.h: bw_tls_bridge_set_admission_fn), for the
+ * per-address connection cap; NULL before bw_tls_bridge_load succeeded. */
+bw_tls_bridge_set_admission_fn bw_tls_bridge_set_admission_hook(void);
+
 /* "wolfSSL 5.5.4" once the bridge is loaded, else NULL. */
 const char *bw_tls_provider(void);
 

@@ -7,7 +7,7 @@
  * matches an already-loaded object by SONAME). See docs/tls-bridge.md.
  *
  * The bridge files live in one directory (BW_TLS_BRIDGE_DIR, set at build time); this header
- * names the files and the two extra entry points the framework resolves with dlsym from the
+ * names the files and the three extra entry points the framework resolves with dlsym from the
  * libssl bridge. Nothing here is linked: the framework only dlopen()s. */
 #ifndef BULWARK_TLS_BRIDGE_H
 #define BULWARK_TLS_BRIDGE_H
@@ -29,6 +29,28 @@
  * reference could not be taken; on failure the previous state is unchanged. */
 typedef int (*bw_tls_bridge_set_ctx_fn)(void *handed, void *current);
 #define BW_TLS_BRIDGE_SET_CTX "bw_tls_bridge_set_ctx"
+
+/* Admission of new server connections (the per-address connection cap, see connlimit.h).
+ *
+ * When a check is installed, SSL_set_fd on a server-side SSL object (the call CivetWeb makes
+ * right after accepting a TLS connection, before any TLS byte is read) first calls
+ * admit(arg, fd). A non-NULL result is the connection's token: the bridge keeps it with the SSL
+ * object and calls release(arg, token) exactly once, when the object is freed (SSL_free) or
+ * given another socket (SSL_set_fd again). NULL refuses the connection: SSL_set_fd fails with
+ * the bridge's reason "connection refused by the admission check" on the error queue, and
+ * CivetWeb frees the object and closes the socket at once. Client-side objects (SSL_connect)
+ * are never checked. Both functions run on CivetWeb's workers, concurrently: they must be
+ * thread-safe, must not block for long, and must not call the bridge. */
+typedef void *(*bw_tls_bridge_admit_fn)(void *arg, int fd);
+typedef void (*bw_tls_bridge_release_fn)(void *arg, void *token);
+
+/* Installs the check (admit, release and their arg), or removes it when both are NULL.
+ * Returns 0, or -1 leaving the state unchanged when exactly one of admit and release is NULL,
+ * or when connections admitted by the check in place are still open (the check can only change
+ * while no connection holds a token: install it before mg_start, remove it after mg_stop). */
+typedef int (*bw_tls_bridge_set_admission_fn)(bw_tls_bridge_admit_fn admit,
+                                              bw_tls_bridge_release_fn release, void *arg);
+#define BW_TLS_BRIDGE_SET_ADMISSION "bw_tls_bridge_set_admission"
 
 /* Returns a static string naming the TLS provider and its run-time version,
  * e.g. "wolfSSL 5.5.4". Never NULL. */

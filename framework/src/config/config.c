@@ -301,6 +301,9 @@ static int find_risky(bw_config *c)
         rc |= add_risky(c, "server.allow_public_http is on");
     if (c->tls.allow_tls12)
         rc |= add_risky(c, "tls.allow_tls12 is on");
+    if (c->limits.max_connections_per_address == 0)
+        rc |=
+            add_risky(c, "limits.max_connections_per_address is 0: no per-address connection cap");
     if (!c->ratelimit.enabled)
         rc |= add_risky(c, "ratelimit.enabled is off: no request rate limits");
     if (c->cors.enabled && has_wildcard_origin(c))

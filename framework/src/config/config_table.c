@@ -61,6 +61,7 @@ static const bw_cfg_key keys[] = {
     K_INT ("limits.max_path_segments",     limits.max_path_segments,      NULL,                 32,                     1, 256),
     K_INT ("limits.max_query_params",      limits.max_query_params,       NULL,                 32,                     0, 1024),
     K_I64 ("limits.max_query_bytes",       limits.max_query_bytes,        NULL,                 4096,                   0, 65536),
+    K_INT ("limits.max_connections_per_address", limits.max_connections_per_address, NULL,      16,                     0, 10000),
     K_STR ("store.file",                   store.file,                    NULL,                 "bulwark.db",           NULL, NULL, false),
     K_BOOL("store.auto_migrate",           store.auto_migrate,                                  true),
     K_INT ("store.busy_timeout_ms",        store.busy_timeout_ms,         NULL,                 5000,                   0, 60000),

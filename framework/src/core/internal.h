@@ -13,6 +13,7 @@
 #include "bulwark/auth.h"
 #include "bulwark/ban.h"
 #include "bulwark/config.h"
+#include "bulwark/connlimit.h"
 #include "bulwark/cors.h"
 #include "bulwark/headers.h"
 #include "bulwark/netaddr.h"
@@ -83,7 +84,8 @@ struct bw_server {
     bw_header_policy *headers;
     bw_cors *cors;
     bw_store *store;
-    bw_tls *tls; /* NULL when serving plain HTTP (opt-in) */
+    bw_tls *tls;             /* NULL when serving plain HTTP (opt-in) */
+    bw_connlimit *connlimit; /* per-address cap on open TLS connections; NULL when off */
     bw_auth *auth;
     bw_cidr *trusted; /* server.trusted_proxies, parsed */
     bw_banlist *bans;

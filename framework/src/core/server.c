@@ -546,6 +546,24 @@ static int setup_tls(bw_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* limits.max_connections_per_address: checked by the TLS bridge when CivetWeb hands a new
+ * connection its socket, before the handshake. Plain HTTP has no bridge, so no cap. Trusted
+ * proxies carry many clients and are exempt. CivetWeb holds at most one TLS connection per
+ * worker, so a table of server.threads addresses never fills. */
+static int setup_connlimit(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_config *cfg = srv->cfg;
+
+    if (srv->tls == NULL || cfg->limits.max_connections_per_address == 0)
+        return 0;
+    srv->connlimit = bw_connlimit_new((unsigned)cfg->limits.max_connections_per_address,
+                                      (size_t)cfg->server.threads, srv->trusted,
+                                      cfg->server.nproxies, err, errlen);
+    if (srv->connlimit == NULL)
+        return -1;
+    return bw_connlimit_attach(srv->connlimit, err, errlen);
+}
+
 int bw_server_reload(bw_server *srv, char *err, size_t errlen)
 {
     if (srv->tls == NULL)
@@ -569,6 +587,8 @@ static void server_free(bw_server *srv)
         bw_cors_free(srv->cors);
     if (srv->store != NULL)
         bw_store_close(srv->store);
+    /* After mg_stop: no connection holds a token any more, so it detaches and frees. */
+    bw_connlimit_free(srv->connlimit);
     if (srv->tls != NULL)
         bw_tls_free(srv->tls);
     bw_auth_free(srv->auth);
@@ -690,7 +710,7 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
         apply_header_overrides(srv, err, errlen) != 0 || setup_cors(srv, err, errlen) != 0 ||
         setup_proxies(srv, err, errlen) != 0 || setup_ratelimit(srv, err, errlen) != 0 ||
         setup_store(srv, err, errlen) != 0 || setup_bans(srv, err, errlen) != 0 ||
-        setup_tls(srv, err, errlen) != 0) {
+        setup_tls(srv, err, errlen) != 0 || setup_connlimit(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }

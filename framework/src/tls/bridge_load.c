@@ -80,6 +80,8 @@ static const char *const crypto_names[] = {
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *provider;
+/* The libssl bridge, once loaded and verified (kept open for the life of the process). */
+static void *bridge_ssl;
 
 /* Opens `soname` the way CivetWeb will and checks each name resolves into
  * the file at `path`. */
@@ -160,6 +162,7 @@ int bw_tls_bridge_load(const char *dir, char *err, size_t errlen)
             bw_err_set(err, errlen, "tls: the bridge has no %s", BW_TLS_BRIDGE_PROVIDER);
         } else {
             provider = prov();
+            bridge_ssl = hssl;
             rc = 0;
         }
     }
@@ -179,15 +182,35 @@ const char *bw_tls_provider(void)
     return provider;
 }
 
+/* One of the bridge's own entry points; NULL until bw_tls_bridge_load succeeded. Looked up in
+ * the bridge's own handle, never by the name "libssl.so": asked before the bridge is loaded,
+ * dlopen("libssl.so", RTLD_NOLOAD) can return OpenSSL's libssl.so.3 (through the development
+ * symlink, when another library loaded it) and from then on glibc answers that name with it. */
+static void *bridge_sym(const char *name)
+{
+    void *h = NULL;
+
+    if (pthread_mutex_lock(&load_lock) == 0) {
+        h = bridge_ssl;
+        (void)pthread_mutex_unlock(&load_lock);
+    }
+    return h != NULL ? dlsym(h, name) : NULL;
+}
+
 /* The bridge's context hook, for certificate reload. */
 bw_tls_bridge_set_ctx_fn bw_tls_bridge_set_ctx_hook(void)
 {
-    void *h = dlopen("libssl.so", RTLD_NOW | RTLD_NOLOAD);
-    bw_tls_bridge_set_ctx_fn fn = NULL;
+    bw_tls_bridge_set_ctx_fn fn;
 
-    if (h == NULL)
-        return NULL;
-    *(void **)&fn = dlsym(h, BW_TLS_BRIDGE_SET_CTX);
-    dlclose(h);
+    *(void **)&fn = bridge_sym(BW_TLS_BRIDGE_SET_CTX);
+    return fn;
+}
+
+/* The bridge's admission hook, for the per-address connection cap. */
+bw_tls_bridge_set_admission_fn bw_tls_bridge_set_admission_hook(void)
+{
+    bw_tls_bridge_set_admission_fn fn;
+
+    *(void **)&fn = bridge_sym(BW_TLS_BRIDGE_SET_ADMISSION);
     return fn;
 }

@@ -100,6 +100,20 @@ WOLFSSL_CTX *bw_bridge_ctx_resolve(WOLFSSL_CTX *ctx, int *held);
 /* Drops any replacement installed for `handed`; called when its owner frees it. */
 void bw_bridge_ctx_forget(WOLFSSL_CTX *handed);
 
+/* The ex_data index where a connection's admission token lives. CivetWeb uses index 0 (its
+ * app data) and the bridge exports no SSL_get_ex_new_index; SSL_set_ex_data and
+ * SSL_get_ex_data refuse this index, so no caller can forge or drop a token. */
+enum { BW_BRIDGE_EX_ADMISSION = 1 };
+
+/* Runs the installed admission check (bw_tls_bridge_set_admission) for `ssl`, about to be given
+ * the socket `fd`; releases the token of an earlier admission of `ssl` first. Returns 0 when the
+ * connection may proceed (admitted, a client-side object, or no check installed), -1 when it is
+ * refused. */
+int bw_bridge_admit(WOLFSSL *ssl, int fd);
+
+/* Releases the admission token `ssl` holds, if any; SSL_free calls it before wolfSSL_free. */
+void bw_bridge_release(WOLFSSL *ssl);
+
 /* Errors the bridge queues itself where wolfSSL queues nothing (OpenSSL would have): a bad
  * argument, or a failed load that wolfSSL reports only through its return value. The values lie
  * far outside wolfSSL's error codes; ERR_error_string names them. */
@@ -113,7 +127,8 @@ enum bw_bridge_err {
     BW_BRIDGE_E_VERIFY_LOCATIONS,
     BW_BRIDGE_E_KEY_MISMATCH,
     BW_BRIDGE_E_CIPHER_LIST,
-    BW_BRIDGE_E_LAST = BW_BRIDGE_E_CIPHER_LIST,
+    BW_BRIDGE_E_REFUSED,
+    BW_BRIDGE_E_LAST = BW_BRIDGE_E_REFUSED,
 };
 
 /* Queues `err` (a bw_bridge_err) on wolfSSL's per-thread error queue. */

@@ -31,6 +31,7 @@ static const char *const bridge_reasons[] = {
     [BW_BRIDGE_E_VERIFY_LOCATIONS - BW_BRIDGE_E_FIRST] = "cannot load CA certificates",
     [BW_BRIDGE_E_KEY_MISMATCH - BW_BRIDGE_E_FIRST] = "certificate and private key do not match",
     [BW_BRIDGE_E_CIPHER_LIST - BW_BRIDGE_E_FIRST] = "no usable cipher in the list",
+    [BW_BRIDGE_E_REFUSED - BW_BRIDGE_E_FIRST] = "connection refused by the admission check",
 };
 
 /* "error:<code>:<library>:<reason>", close to OpenSSL's layout. With buf == NULL OpenSSL uses

@@ -42,16 +42,26 @@ BW_BRIDGE_EXPORT WOLFSSL *SSL_new(WOLFSSL_CTX *ctx)
 
 BW_BRIDGE_EXPORT void SSL_free(WOLFSSL *ssl)
 {
-    if (ssl != NULL)
-        wolfSSL_free(ssl);
+    if (ssl == NULL)
+        return;
+    bw_bridge_release(ssl);
+    wolfSSL_free(ssl);
 }
 
+/* CivetWeb's first call on a freshly accepted connection: the framework's admission check (the
+ * per-address connection cap) runs here, before the handshake costs anything. A refused
+ * connection fails like a bad socket; CivetWeb then frees the object and closes the socket. */
 BW_BRIDGE_EXPORT int SSL_set_fd(WOLFSSL *ssl, int fd)
 {
     if (ssl == NULL || fd < 0) {
         bw_bridge_put_error(BW_BRIDGE_E_ARG);
         return 0;
     }
+    if (bw_bridge_admit(ssl, fd) != 0) {
+        bw_bridge_put_error(BW_BRIDGE_E_REFUSED);
+        return 0;
+    }
+    /* On failure an admission token stays with the object; SSL_free releases it. */
     return wolfSSL_set_fd(ssl, fd) == WOLFSSL_SUCCESS ? 1 : 0;
 }
 
@@ -210,14 +220,14 @@ BW_BRIDGE_EXPORT WOLFSSL_X509 *SSL_get_peer_certificate(const WOLFSSL *ssl)
 
 BW_BRIDGE_EXPORT int SSL_set_ex_data(WOLFSSL *ssl, int idx, void *data)
 {
-    if (ssl == NULL || idx < 0)
+    if (ssl == NULL || idx < 0 || idx == BW_BRIDGE_EX_ADMISSION)
         return 0;
     return wolfSSL_set_ex_data(ssl, idx, data) == WOLFSSL_SUCCESS ? 1 : 0;
 }
 
 BW_BRIDGE_EXPORT void *SSL_get_ex_data(const WOLFSSL *ssl, int idx)
 {
-    if (ssl == NULL || idx < 0)
+    if (ssl == NULL || idx < 0 || idx == BW_BRIDGE_EX_ADMISSION)
         return NULL;
     return wolfSSL_get_ex_data(ssl, idx);
 }
