@@ -292,6 +292,7 @@ static int peer_address(int fd, bw_netaddr *out)
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
 
+    memset(&ss, 0, sizeof(ss));
     memset(out, 0, sizeof(*out));
     if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
         return -1;
