@@ -9,6 +9,7 @@
 #include "bulwark/session.h"
 
 #include "bulwark/ct.h"
+#include "bulwark/satmath.h"
 
 #include <limits.h>
 #include <sodium.h>
@@ -50,16 +51,6 @@ static int token_hash(const unsigned char key[BW_SESSION_KEY_BYTES], const char 
 {
     return crypto_generichash(out, HASH_BYTES, (const unsigned char *)token, BW_SESSION_TOKEN_LEN,
                               key, BW_SESSION_KEY_BYTES);
-}
-
-/* a - b, or LLONG_MIN / LLONG_MAX when the exact difference is out of range. */
-static long long sat_sub(long long a, long long b)
-{
-    long long d;
-
-    if (__builtin_sub_overflow(a, b, &d))
-        return b > 0 ? LLONG_MIN : LLONG_MAX;
-    return d;
 }
 
 /* Idle when now - last_seen_at >= idle_ttl_s, computed exactly: a difference above
@@ -223,7 +214,7 @@ int bw_session_lookup(sqlite3 *db, const unsigned char key[BW_SESSION_KEY_BYTES]
         return 0;
     if (now >= s.expires_at || is_idle(now, s.last_seen_at, idle_ttl_s))
         return delete_by_id(db, s.id) < 0 ? -1 : 0;
-    if (sat_sub(now, s.last_seen_at) >= touch_interval(idle_ttl_s)) {
+    if (bw_sat_sub(now, s.last_seen_at) >= touch_interval(idle_ttl_s)) {
         rc = touch(db, s.id, now);
         if (rc <= 0)
             return rc;

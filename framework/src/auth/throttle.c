@@ -29,6 +29,7 @@
  * no longer lock anything. */
 #include "bulwark/throttle.h"
 
+#include "bulwark/satmath.h"
 #include "bulwark/store.h"
 
 #include <limits.h>
@@ -86,25 +87,6 @@ static int prepare_call(const unsigned char *key, bw_throttle_scope scope, const
     if (key == NULL || scope_name(scope) == NULL || (id == NULL && len > 0))
         return -1;
     return row_key(key, scope, id == NULL ? "" : id, len, out);
-}
-
-/* a - b, saturated to the long long range. */
-static long long sat_sub(long long a, long long b)
-{
-    long long d;
-
-    if (__builtin_sub_overflow(a, b, &d))
-        return b > 0 ? LLONG_MIN : LLONG_MAX;
-    return d;
-}
-
-static long long sat_add(long long a, long long b)
-{
-    long long d;
-
-    if (__builtin_add_overflow(a, b, &d))
-        return b > 0 ? LLONG_MAX : LLONG_MIN;
-    return d;
 }
 
 /* The lock the n-th consecutive failure earns (n >= threshold). base << 31 already exceeds
@@ -190,7 +172,7 @@ static int prune(sqlite3 *db, long long now, const bw_throttle_policy *p)
     if (sqlite3_prepare_v2(db, "DELETE FROM login_failures WHERE last_at < ?1", -1, &st, NULL) !=
         SQLITE_OK)
         return -1;
-    if (sqlite3_bind_int64(st, 1, sat_sub(now, longest)) != SQLITE_OK) {
+    if (sqlite3_bind_int64(st, 1, bw_sat_sub(now, longest)) != SQLITE_OK) {
         (void)sqlite3_finalize(st);
         return -1;
     }
@@ -219,11 +201,11 @@ int bw_throttle_check(sqlite3 *db, const unsigned char key[BW_THROTTLE_KEY_BYTES
     } else {
         if (r.failures < p->address_limit)
             return 0;
-        until = sat_add(r.first_at, p->address_window_s);
+        until = bw_sat_add(r.first_at, p->address_window_s);
     }
     if (now >= until)
         return 0;
-    *retry_after_s = sat_sub(until, now); /* > 0 as until > now */
+    *retry_after_s = bw_sat_sub(until, now); /* > 0 as until > now */
     return 1;
 }
 
@@ -232,22 +214,23 @@ static void apply_failure(bw_throttle_scope scope, const bw_throttle_policy *p, 
                           int found, row *r)
 {
     if (scope == BW_THROTTLE_ACCOUNT) {
-        if (!found || sat_sub(now, r->last_at) >= p->account_reset_s) {
+        if (!found || bw_sat_sub(now, r->last_at) >= p->account_reset_s) {
             r->failures = 0;
             r->first_at = now;
         }
-        r->failures = sat_add(r->failures, 1);
-        r->locked_until =
-            r->failures >= p->account_threshold ? sat_add(now, account_delay(p, r->failures)) : 0;
+        r->failures = bw_sat_add(r->failures, 1);
+        r->locked_until = r->failures >= p->account_threshold
+                              ? bw_sat_add(now, account_delay(p, r->failures))
+                              : 0;
     } else {
-        if (!found || sat_sub(now, r->first_at) >= p->address_window_s) {
+        if (!found || bw_sat_sub(now, r->first_at) >= p->address_window_s) {
             r->failures = 0;
             r->first_at = now;
         }
-        r->failures = sat_add(r->failures, 1);
+        r->failures = bw_sat_add(r->failures, 1);
         /* Informational for operators; check() recomputes from the current policy. */
         r->locked_until =
-            r->failures >= p->address_limit ? sat_add(r->first_at, p->address_window_s) : 0;
+            r->failures >= p->address_limit ? bw_sat_add(r->first_at, p->address_window_s) : 0;
     }
     r->last_at = now;
 }

@@ -18,6 +18,7 @@
 
 #include "bulwark/err.h"
 #include "bulwark/log.h"
+#include "bulwark/satmath.h"
 #include "bulwark/store.h"
 #include "bulwark/text.h"
 
@@ -87,24 +88,6 @@ struct bw_banlist {
     _Atomic uint64_t refused, offence_count[BW_OFFENCE_KINDS], auto_bans, full, evictions, reloads,
         truncated;
 };
-
-static long long sat_add(long long a, long long b)
-{
-    long long r;
-
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? LLONG_MAX : LLONG_MIN;
-    return r;
-}
-
-static long long sat_sub(long long a, long long b)
-{
-    long long r;
-
-    if (__builtin_sub_overflow(a, b, &r))
-        return b > 0 ? LLONG_MIN : LLONG_MAX;
-    return r;
-}
 
 /* The network bytes of a's ban (4 or 8 of them), or 0. */
 static size_t ban_net(const bw_netaddr *a, unsigned char out[NET_MAX])
@@ -239,7 +222,7 @@ int bw_ban_add(sqlite3 *db, const bw_netaddr *a, const char *reason, long long n
         return -1;
     if (prune_expired(db, now) != 0)
         goto fail;
-    rc = upsert(db, net, nlen, address, reason, now, sat_add(now, duration_s), source);
+    rc = upsert(db, net, nlen, address, reason, now, bw_sat_add(now, duration_s), source);
     if (rc < 0 || bw_store_tx_commit(db) != 0)
         goto fail;
     return rc;
@@ -550,7 +533,7 @@ bool bw_banlist_check(bw_banlist *l, const bw_netaddr *a, long long now, long lo
     if (expires <= now)
         return false;
     if (retry_after_s != NULL)
-        *retry_after_s = sat_sub(expires, now);
+        *retry_after_s = bw_sat_sub(expires, now);
     atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
     return true;
 }
@@ -646,7 +629,7 @@ int bw_banlist_refresh(bw_banlist *l, sqlite3 *db, long long now)
         log_db_error("ban.refresh_failed", db);
         rc = -1;
     } else if (!l->loaded || gen != l->generation ||
-               sat_sub(now, l->loaded_at) >= BW_BAN_RELOAD_S || now < l->loaded_at) {
+               bw_sat_sub(now, l->loaded_at) >= BW_BAN_RELOAD_S || now < l->loaded_at) {
         if (set_alloc(&fresh, l->nslots) != 0) {
             bw_log_msg(BW_LOG_ERROR, "ban.refresh_failed", "out of memory");
             rc = -1;
@@ -718,7 +701,7 @@ static offence_slot *offence_slot_for(bw_banlist *l, uint64_t h, const unsigned 
         if (e->len == len && memcmp(e->net, net, len) == 0)
             return e;
         if (free_slot == NULL &&
-            (e->len == 0 || sat_sub(now, e->window_start) >= l->policy.window_s))
+            (e->len == 0 || bw_sat_sub(now, e->window_start) >= l->policy.window_s))
             free_slot = e;
         if (oldest == NULL || e->window_start < oldest->window_start)
             oldest = e;
@@ -742,7 +725,7 @@ static bool count_offence(bw_banlist *l, uint64_t h, const unsigned char *net, s
 
     (void)pthread_mutex_lock(mu);
     e = offence_slot_for(l, h, net, len, now, &evicted);
-    if (sat_sub(now, e->window_start) >= l->policy.window_s) {
+    if (bw_sat_sub(now, e->window_start) >= l->policy.window_s) {
         memset(e->counts, 0, sizeof(e->counts));
         e->window_start = now;
     }
@@ -783,7 +766,7 @@ static void log_full(bw_banlist *l, long long now)
 static int auto_ban(bw_banlist *l, sqlite3 *db, const bw_netaddr *a, uint64_t h,
                     const unsigned char *net, size_t len, bw_offence kind, long long now)
 {
-    long long expires = sat_add(now, l->policy.duration_s);
+    long long expires = bw_sat_add(now, l->policy.duration_s);
     char reason[BW_BAN_REASON_MAX + 1];
     int put, stored, n;
 
