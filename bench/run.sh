@@ -82,9 +82,16 @@ wait_ready() { # name port pid
 # CivetWeb's ssl_certificate wants certificate and key in one PEM.
 (umask 077 && cat "$TMP/data/tls/cert.pem" "$TMP/data/tls/key.pem" >"$TMP/bare.pem")
 
+# Every request here comes from 127.0.0.1: the per-address budgets and the
+# connection cap are raised so the limiter and the cap still run on every
+# request but never refuse one (bare CivetWeb has neither).
+printf '%s\n' '{"ratelimit": {"address": "1000000/s", "address_burst": 1000000,
+  "principal": "1000000/s", "principal_burst": 1000000},
+  "limits": {"max_connections_per_address": 1000}}' >"$TMP/bulwark.json"
+
 PORT_A=$(free_port)
 # Request logs off for both (warn level; bare CivetWeb has no access log).
-BULWARK_DATA_DIR="$TMP/data" BULWARK_LISTEN="127.0.0.1:$PORT_A" BULWARK_THREADS="$THREADS" \
+BULWARK_CONFIG="$TMP/bulwark.json" BULWARK_DATA_DIR="$TMP/data" BULWARK_LISTEN="127.0.0.1:$PORT_A" BULWARK_THREADS="$THREADS" \
   BULWARK_LOG_LEVEL=warn "$NOTES" serve >"$TMP/bulwark.log" 2>&1 &
 PID_A=$!
 PIDS+=("$PID_A")
