@@ -289,16 +289,19 @@ static size_t list_len(const char *const *l)
  * The array is malloc'd (caller frees); its strings are borrowed. */
 static char **make_env(const char *const *first, const char *const *second)
 {
-    size_t total = list_len(first) + list_len(second) + list_len((const char *const *)environ);
+    size_t total = list_len(first) + list_len(second) + 1 + list_len((const char *const *)environ);
     char **env = calloc(total + 1, sizeof *env);
     if (env == NULL)
         return NULL;
     size_t n = 0;
-    const char *const *lists[] = {first, second, (const char *const *)environ};
-    for (size_t l = 0; l < 3; l++) {
+    /* Servers under test run side by side: no fixed-port metrics listener unless a
+     * test asks for one (BULWARK_METRICS_LISTEN in its env). */
+    static const char *const defaults[] = {"BULWARK_METRICS_LISTEN=", NULL};
+    const char *const *lists[] = {first, second, defaults, (const char *const *)environ};
+    for (size_t l = 0; l < 4; l++) {
         for (size_t i = 0; lists[l] && lists[l][i]; i++) {
             const char *e = lists[l][i];
-            if (l == 2 && strncmp(e, "BULWARK_", 8) == 0)
+            if (l == 3 && strncmp(e, "BULWARK_", 8) == 0)
                 continue;
             if (strchr(e, '=') == NULL || env_has_name(env, n, e))
                 continue;

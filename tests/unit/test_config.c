@@ -383,6 +383,55 @@ static void test_tls_opt_ins(void **state)
     bw_config_free(c);
 }
 
+/* The audit and metrics keys where "" means off, and their cross-checks. */
+static void test_audit_and_metrics(void **state)
+{
+    (void)state;
+    static const error_case cases[] = {
+        {"{\"metrics\": {\"listen\": \"0.0.0.0:9464\"}}",
+         "metrics.listen: a non-loopback metrics listener needs \"metrics.allow_public\": true"},
+        {"{\"metrics\": {\"listen\": \"\", \"allow_public\": true}}",
+         "metrics.allow_public: only applies with \"metrics.listen\""},
+        {"{\"metrics\": {\"listen\": \"9464\"}}",
+         "metrics.listen: must be HOST:PORT or [IPV6]:PORT with an IPv4 address, a host name or "
+         "a bracketed IPv6 address"},
+        {"{\"audit\": {\"webhook\": {\"url\": \"http://siem.example/hook\"}}}",
+         "audit.webhook.url: must be an https:// URL with a host"},
+        {"{\"audit\": {\"webhook\": {\"url\": \"https:///hook\"}}}",
+         "audit.webhook.url: must be an https:// URL with a host"},
+        {"{\"audit\": {\"file\": \"\"}}", "audit.file: must be a string of 1 to 4096 bytes"},
+        {"{\"audit\": {\"export\": \"a\\nb\"}}",
+         "audit.export: must not contain control characters"},
+        {"{\"audit\": {\"batch_max\": 0}}",
+         "audit.batch_max: must be an integer between 1 and 10000"},
+    };
+    expect_errors(cases, sizeof(cases) / sizeof(cases[0]), NULL);
+
+    bw_config *c = load_ok("{\"metrics\": {\"listen\": \"\"}, \"audit\": {\"export\": \"-\", "
+                           "\"webhook\": {\"url\": \"https://siem.example:8443/hook\"}}}",
+                           NULL);
+    const char *items[4];
+    assert_string_equal(c->metrics.listen, "");
+    assert_string_equal(c->audit.export_path, "-");
+    assert_string_equal(c->audit.webhook.url, "https://siem.example:8443/hook");
+    assert_string_equal(c->audit.webhook.ca, "");
+    assert_int_equal(bw_config_risky(c, items, 4), 0);
+    bw_config_free(c);
+
+    c = load_ok("{\"metrics\": {\"listen\": \"0.0.0.0:9464\", \"allow_public\": true}}", NULL);
+    assert_int_equal(bw_config_risky(c, items, 4), 1);
+    assert_string_equal(items[0], "metrics.allow_public is on: metrics served beyond loopback");
+    bw_config_free(c);
+
+    /* The harness turns the listener off through the environment. */
+    char *env[] = {"BULWARK_METRICS_LISTEN=", NULL};
+    c = load_ok(NULL, env);
+    assert_string_equal(c->metrics.listen, "");
+    assert_int_equal(c->ban.attacks, 10);
+    assert_int_equal(c->audit.nalerts, 3);
+    bw_config_free(c);
+}
+
 static void test_secret_refs_in_config(void **state)
 {
     (void)state;
@@ -1058,6 +1107,7 @@ int main(void)
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_env_precedence),
         cmocka_unit_test(test_cors_checks),
+        cmocka_unit_test(test_audit_and_metrics),
         cmocka_unit_test(test_headers_parsed),
         cmocka_unit_test(test_headers_refused),
         cmocka_unit_test(test_dump_round_trip_and_redaction),

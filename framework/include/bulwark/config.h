@@ -106,6 +106,7 @@ typedef struct bw_config {
         int auth_failures;  /* offences per window that ban; 0 = never */
         int rate_limited;
         int validation_failures;
+        int attacks; /* requests matching an attack signature (audit.attack_signatures) */
     } ban;
     struct {
         struct {
@@ -130,8 +131,29 @@ typedef struct bw_config {
         } address;
     } auth;
     struct {
+        char *file;            /* the audit database; relative to data_dir unless absolute */
+        long long queue_capacity; /* records waiting for the writer; emit blocks beyond */
+        int batch_max;         /* records per transaction (group commit) */
+        char *export_path;     /* JSON lines: "" none, "-" stdout, else a file (reopened on SIGHUP) */
+        bool attack_signatures; /* scan input for attack patterns (attack.suspected) */
+        char **alerts;         /* rules "EVENT COUNT/WINDOW", e.g. "auth.login.failure 50/60s" */
+        size_t nalerts;
+        struct {
+            char *url;         /* https://host[:port]/path; "" = no webhook */
+            char *ca;          /* CA bundle that signs the receiver; "" = the system's */
+            int queue;         /* alerts waiting to be sent; the oldest is dropped beyond */
+            int max_retries;
+            int timeout_ms;
+        } webhook;
+    } audit;
+    struct {
+        char *listen; /* loopback host:port of the metrics listener; "" = off */
+        bool allow_public; /* opt-in: a non-loopback metrics listener */
+    } metrics;
+    struct {
         bw_secret_ref session_key;
         bw_secret_ref audit_key;
+        bw_secret_ref webhook_key;
     } secrets;
     /* Risky settings found at load time (see bw_config_risky). */
     char **risky;

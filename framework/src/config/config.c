@@ -252,6 +252,16 @@ static int cross_check(const bw_config *c, char *err, size_t errlen)
                    "only applies with \"server.plain_http\": true");
         return -1;
     }
+    if (c->metrics.listen[0] != '\0' && !c->metrics.allow_public &&
+        !bw_config_listen_is_loopback(c->metrics.listen)) {
+        bw_cfg_err(err, errlen, "metrics.listen",
+                   "a non-loopback metrics listener needs \"metrics.allow_public\": true");
+        return -1;
+    }
+    if (c->metrics.allow_public && c->metrics.listen[0] == '\0') {
+        bw_cfg_err(err, errlen, "metrics.allow_public", "only applies with \"metrics.listen\"");
+        return -1;
+    }
     bool wildcard = has_wildcard_origin(c);
     if (wildcard && c->cors.norigins > 1) {
         bw_cfg_err(err, errlen, "cors.allowed_origins", "\"*\" must be the only entry");
@@ -306,6 +316,8 @@ static int find_risky(bw_config *c)
             add_risky(c, "limits.max_connections_per_address is 0: no per-address connection cap");
     if (!c->ratelimit.enabled)
         rc |= add_risky(c, "ratelimit.enabled is off: no request rate limits");
+    if (c->metrics.allow_public)
+        rc |= add_risky(c, "metrics.allow_public is on: metrics served beyond loopback");
     if (c->cors.enabled && has_wildcard_origin(c))
         rc |= add_risky(c, "cors allows any origin (\"*\")");
     if (c->cors.enabled && c->cors.allow_credentials)

@@ -38,6 +38,7 @@ typedef struct bw_cfg_key {
     bw_cfg_check_fn check;       /* STRING, LIST items: syntax check, or NULL */
     const char *env;             /* BULWARK_* variable, or NULL */
     bool secret;                 /* STRING: must be a file:/env: reference */
+    bool may_be_empty;           /* STRING: "" is accepted (and means "off"); no check runs */
     long long def_num;           /* BOOL, INT, INT64 default */
     const char *def_str;         /* STRING default */
     const char *const *def_list; /* LIST default, NULL-terminated */
@@ -80,6 +81,8 @@ int bw_cfg_listen_split(const char *s, size_t len, const char **host, size_t *ho
 
 /* Checks a listen address (see bw_cfg_listen_split). */
 int bw_cfg_check_listen(const char *s, size_t len, char *why, size_t whylen);
+/* Checks an https:// URL with a host (the webhook). */
+int bw_cfg_check_https_url(const char *s, size_t len, char *why, size_t whylen);
 
 /* Checks an HTTP token (bw_http_token_valid), for CORS methods and headers. */
 int bw_cfg_check_token(const char *s, size_t len, char *why, size_t whylen);

@@ -13,6 +13,8 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const char *const no_items[] = {NULL};
 static const char *const client_auth_modes[] = {"none", "optional", "required", NULL};
 static const char *const openapi_access[] = {"public", "permission", "off", NULL};
+static const char *const default_alerts[] = {"auth.login.failure 50/60s", "ban.added 10/300s",
+                                             "attack.suspected 20/60s", NULL};
 static const char *const forwarded_headers[] = {"x-forwarded-for", "forwarded", NULL};
 static const char *const default_methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 static const char *const default_cors_headers[] = {"Content-Type", "Authorization", "X-Request-Id",
@@ -23,6 +25,10 @@ static const char *const default_cors_headers[] = {"Content-Type", "Authorizatio
 #define K_STR(p, field, env_, def, check_, allowed_, secret_) \
     {.path = (p), .type = BW_CFG_STRING, .offset = OFF(field), .env = (env_), .def_str = (def), \
      .check = (check_), .allowed = (allowed_), .secret = (secret_)}
+/* A string where "" means "off" (checked only when not empty). */
+#define K_OPT(p, field, env_, def, check_) \
+    {.path = (p), .type = BW_CFG_STRING, .offset = OFF(field), .env = (env_), .def_str = (def), \
+     .check = (check_), .may_be_empty = true}
 #define K_BOOL(p, field, def) \
     {.path = (p), .type = BW_CFG_BOOL, .offset = OFF(field), .def_num = (def)}
 #define K_INT(p, field, env_, def, lo, hi) \
@@ -95,6 +101,7 @@ static const bw_cfg_key keys[] = {
     K_INT ("ban.auth_failures",            ban.auth_failures,             NULL,                 20,                     0, 1000000),
     K_INT ("ban.rate_limited",             ban.rate_limited,              NULL,                 100,                    0, 1000000),
     K_INT ("ban.validation_failures",      ban.validation_failures,       NULL,                 50,                     0, 1000000),
+    K_INT ("ban.attacks",                  ban.attacks,                   NULL,                 10,                     0, 1000000),
     K_INT ("auth.password.opslimit",       auth.password.opslimit,        NULL,                 2,                      2, 10),
     K_INT ("auth.password.memlimit_kib",   auth.password.memlimit_kib,    NULL,                 65536,                  19456, 1048576),
     K_INT ("auth.password.memory_budget_mib", auth.password.memory_budget_mib, NULL,            256,                    19, 65536),
@@ -107,8 +114,22 @@ static const bw_cfg_key keys[] = {
     K_INT ("auth.lockout.reset_s",         auth.lockout.reset_s,          NULL,                 86400,                  60, 2592000),
     K_INT ("auth.address.max_failures",    auth.address.max_failures,     NULL,                 50,                     1, 1000000),
     K_INT ("auth.address.window_s",        auth.address.window_s,         NULL,                 900,                    1, 86400),
+    K_STR ("audit.file",                   audit.file,                    NULL,                 "audit.db",             NULL, NULL, false),
+    K_I64 ("audit.queue_capacity",         audit.queue_capacity,          NULL,                 65536,                  64, 16777216),
+    K_INT ("audit.batch_max",              audit.batch_max,               NULL,                 512,                    1, 10000),
+    K_OPT ("audit.export",                 audit.export_path,             NULL,                 "",                     NULL),
+    K_BOOL("audit.attack_signatures",      audit.attack_signatures,                             true),
+    K_LIST("audit.alerts",                 audit.alerts,                  audit.nalerts,        default_alerts,         64, NULL),
+    K_OPT ("audit.webhook.url",            audit.webhook.url,             NULL,                 "",                     bw_cfg_check_https_url),
+    K_OPT ("audit.webhook.ca",             audit.webhook.ca,              NULL,                 "",                     NULL),
+    K_INT ("audit.webhook.queue",          audit.webhook.queue,           NULL,                 1024,                   1, 100000),
+    K_INT ("audit.webhook.max_retries",    audit.webhook.max_retries,     NULL,                 5,                      0, 20),
+    K_INT ("audit.webhook.timeout_ms",     audit.webhook.timeout_ms,      NULL,                 5000,                   100, 60000),
+    K_OPT ("metrics.listen",               metrics.listen,                "BULWARK_METRICS_LISTEN", "127.0.0.1:9464",   bw_cfg_check_listen),
+    K_BOOL("metrics.allow_public",         metrics.allow_public,                                false),
     K_STR ("secrets.session_key",          secrets.session_key.ref,       NULL,                 "file:secrets/session.key", NULL, NULL, true),
     K_STR ("secrets.audit_key",            secrets.audit_key.ref,         NULL,                 "file:secrets/audit.key",   NULL, NULL, true),
+    K_STR ("secrets.webhook_key",          secrets.webhook_key.ref,       NULL,                 "file:secrets/webhook.key", NULL, NULL, true),
 };
 /* clang-format on */
 
@@ -165,6 +186,8 @@ static int check_string(const bw_cfg_key *k, const char *s, size_t len, const ch
         }
         return 0;
     }
+    if (len == 0 && k->may_be_empty)
+        return 0;
     if (len == 0 || len > BW_CFG_MAX_STRING) {
         bw_cfg_err(err, errlen, where, "must be a string of 1 to %d bytes", BW_CFG_MAX_STRING);
         return -1;

@@ -211,6 +211,18 @@ int bw_cfg_check_listen(const char *s, size_t len, char *why, size_t whylen)
     return bw_cfg_listen_split(s, len, &host, &hostlen, &v6, &port, why, whylen);
 }
 
+int bw_cfg_check_https_url(const char *s, size_t len, char *why, size_t whylen)
+{
+    static const char scheme[] = "https://";
+    const size_t n = sizeof(scheme) - 1;
+
+    if (len <= n || memcmp(s, scheme, n) != 0 || s[n] == '/') {
+        (void)snprintf(why, whylen, "must be an https:// URL with a host");
+        return -1;
+    }
+    return 0;
+}
+
 int bw_cfg_check_rate(const char *s, size_t len, char *why, size_t whylen)
 {
     bw_rate_policy p;

@@ -114,7 +114,8 @@ static int make_dir(const char *path)
 /* Creates each secret referenced as a file that does not exist yet. */
 static int init_secrets(const bw_config *cfg)
 {
-    const bw_secret_ref *refs[] = {&cfg->secrets.session_key, &cfg->secrets.audit_key};
+    const bw_secret_ref *refs[] = {&cfg->secrets.session_key, &cfg->secrets.audit_key,
+                                   &cfg->secrets.webhook_key};
     char path[4096], err[256];
     size_t i;
 
