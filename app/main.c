@@ -61,7 +61,8 @@ static const bw_route routes[] = {
      .handler = notes_delete,
      .permission = "notes:write",
      .path_schema = "note_id.json",
-     .audit = BW_AUDIT_ALWAYS},
+     .audit = BW_AUDIT_ALWAYS,
+     .audit_event = "notes.delete"},
 
     /* User management. */
     {.method = "GET",
@@ -75,7 +76,8 @@ static const bw_route routes[] = {
      .permission = "users:write",
      .body_schema = "user_create.json",
      .max_body = 4096,
-     .audit = BW_AUDIT_ALWAYS},
+     .audit = BW_AUDIT_ALWAYS,
+     .audit_event = "admin.user.create"},
     {.method = "GET",
      .path = "/v1/admin/users/{id}",
      .handler = admin_users_get,
@@ -88,7 +90,17 @@ static const bw_route routes[] = {
      .path_schema = "user_id.json",
      .body_schema = "user_update.json",
      .max_body = 4096,
-     .audit = BW_AUDIT_ALWAYS},
+     .audit = BW_AUDIT_ALWAYS,
+     .audit_event = "admin.user.update"},
+
+    /* The audit trail: the handler is the framework's. */
+    {.method = "GET",
+     .path = "/v1/admin/audit",
+     .handler = bw_audit_handle_list,
+     .permission = "audit:read",
+     .query_schema = "audit_query.json",
+     .audit = BW_AUDIT_ALWAYS,
+     .audit_event = "audit.read"},
 };
 
 int main(int argc, char **argv)

@@ -497,8 +497,8 @@ static char *test_config(const char *user_path, const char *dir)
     }
     if (doc != NULL && json_object_get(doc, "ban") == NULL)
         json_object_set_new(doc, "ban",
-                            json_pack("{s:i, s:i, s:i}", "auth_failures", 0, "rate_limited", 0,
-                                      "validation_failures", 0));
+                            json_pack("{s:i, s:i, s:i, s:i}", "auth_failures", 0, "rate_limited", 0,
+                                      "validation_failures", 0, "attacks", 0));
     path = join2(dir, "/bulwark.json");
     if (doc == NULL || path == NULL || json_dump_file(doc, path, JSON_INDENT(2)) != 0) {
         free(path);

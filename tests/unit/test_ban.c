@@ -111,7 +111,8 @@ static bw_ban_policy policy(void)
                            .duration_s = DURATION,
                            .auth_failures = 3,
                            .rate_limited = 5,
-                           .validation_failures = 4};
+                           .validation_failures = 4,
+                           .attacks = 2};
 }
 
 static bw_banlist *list_new(const bw_ban_policy *p)
@@ -505,6 +506,33 @@ static void test_expiry(void **state)
     assert_int_equal(bw_banlist_offence(l, db, &a, BW_OFFENCE_AUTH_FAILURE, T0 + DURATION), 1);
     assert_true(bw_banlist_check(l, &a, T0 + DURATION, &retry));
     assert_int_equal(retry, DURATION);
+    bw_banlist_free(l);
+}
+
+/* Attack signatures (attack.h) are their own kind with their own threshold. */
+static void test_attack_threshold(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db = f->ts.db;
+    bw_ban_policy p = policy();
+    bw_banlist *l = list_new(&p);
+    collected c = {0};
+
+    assert_int_equal(bw_banlist_refresh(l, db, T0), 1);
+    assert_int_equal(offend(l, db, "192.0.2.50", BW_OFFENCE_ATTACK, T0), 0);
+    assert_false(banned(l, "192.0.2.50", T0));
+    assert_int_equal(offend(l, db, "192.0.2.50", BW_OFFENCE_ATTACK, T0 + 1), 1);
+    assert_true(banned(l, "192.0.2.50", T0 + 1));
+    assert_int_equal(bw_ban_list(db, T0 + 1, collect, &c), 1);
+    assert_string_equal(c.rows[0].reason, "auto: 2 suspected attacks within 300 s");
+    assert_int_equal(stats(l).offences[BW_OFFENCE_ATTACK], 2);
+    bw_banlist_free(l);
+
+    p.attacks = 0; /* off: other kinds only */
+    l = list_new(&p);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(offend(l, db, "192.0.2.51", BW_OFFENCE_ATTACK, T0), 0);
+    assert_false(banned(l, "192.0.2.51", T0));
     bw_banlist_free(l);
 }
 
@@ -997,6 +1025,12 @@ static bool spoil(bw_ban_policy *p, int i)
     case 13:
         p->validation_failures = BW_BAN_THRESHOLD_MAX + 1;
         break;
+    case 14:
+        p->attacks = -1;
+        break;
+    case 15:
+        p->attacks = BW_BAN_THRESHOLD_MAX + 1;
+        break;
     default:
         return false;
     }
@@ -1026,13 +1060,14 @@ static void test_bad_arguments(void **state)
         bw_banlist_free(l);
         assert_null(bw_banlist_new(&p, NULL, 0));
     }
-    assert_int_equal(i, 14);
+    assert_int_equal(i, 16);
     BW_CASES_DONE(nfail);
     assert_null(bw_banlist_new(NULL, err, sizeof(err)));
     assert_string_equal(err, "ban: no policy");
     /* the bounds themselves are accepted */
     p = (bw_ban_policy){
-        BW_BAN_CAPACITY_MIN, BW_BAN_TRACKED_MIN, BW_BAN_WINDOW_MAX, 1, 0, BW_BAN_THRESHOLD_MAX, 0};
+        BW_BAN_CAPACITY_MIN, BW_BAN_TRACKED_MIN, BW_BAN_WINDOW_MAX, 1, 0, BW_BAN_THRESHOLD_MAX, 0,
+        BW_BAN_THRESHOLD_MAX};
     l = list_new(&p);
     bw_banlist_free(l);
     p = (bw_ban_policy){BW_BAN_CAPACITY_MAX,
@@ -1041,7 +1076,8 @@ static void test_bad_arguments(void **state)
                         (int)BW_BAN_DURATION_MAX,
                         BW_BAN_THRESHOLD_MAX,
                         0,
-                        1};
+                        1,
+                        0};
     l = list_new(&p);
     bw_banlist_free(l);
 
@@ -1302,6 +1338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thresholds_per_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attack_threshold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threshold_zero_disables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6_groups_by_64, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_sees_other_writers, setup, teardown),

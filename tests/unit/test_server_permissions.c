@@ -47,12 +47,16 @@ static int setup(void **state)
     snprintf(key, sizeof key, "%s/session.key", f->dir);
     if (bw_secret_generate_file(key, 32, err, sizeof err) != 1)
         return -1;
+    snprintf(key, sizeof key, "%s/audit.key", f->dir);
+    if (bw_secret_generate_file(key, 32, err, sizeof err) != 1)
+        return -1;
     /* Plain HTTP on loopback keeps the test free of certificates; the check under test runs
      * before any listener exists. */
     snprintf(
         json, sizeof json,
         "{\"data_dir\": \"%s\", \"server\": {\"listen\": \"127.0.0.1:%u\", \"plain_http\": true},"
-        " \"secrets\": {\"session_key\": \"file:session.key\"}}",
+        " \"secrets\": {\"session_key\": \"file:session.key\", \"audit_key\": \"file:audit.key\"},"
+        " \"metrics\": {\"listen\": \"\"}}",
         f->dir, (unsigned)port);
     if (bw_migrate_load_dir(BW_SOURCE_DIR "/migrations", &f->migrations, &f->nmigrations, err,
                             sizeof err) != 0 ||

@@ -58,8 +58,9 @@ typedef enum bw_offence {
     BW_OFFENCE_AUTH_FAILURE, /* credentials presented and refused (401) */
     BW_OFFENCE_RATE_LIMITED, /* a request refused by a rate limit (429) */
     BW_OFFENCE_VALIDATION,   /* a request refused as invalid (400) */
+    BW_OFFENCE_ATTACK,       /* input matching an attack signature (attack.h) */
 } bw_offence;
-#define BW_OFFENCE_KINDS 3
+#define BW_OFFENCE_KINDS 4
 
 typedef enum bw_ban_source { BW_BAN_AUTO, BW_BAN_MANUAL } bw_ban_source;
 
@@ -71,6 +72,7 @@ typedef struct bw_ban_policy {
     int auth_failures; /* offences of each kind in one window that ban; 0 = never */
     int rate_limited;  /* (each 0..BW_BAN_THRESHOLD_MAX) */
     int validation_failures;
+    int attacks;
 } bw_ban_policy;
 
 /* One row of the table, as bw_ban_list() hands it over. */
@@ -135,7 +137,7 @@ int bw_ban_list(sqlite3 *db, long long now, int (*fn)(const bw_ban_info *, void 
 
 /* Creates an empty list for policy p (copied), allocating both tables now: the bans' hash
  * table, 24 bytes a slot for a power of two of at least 2 * capacity slots (3 MiB for 65536;
- * a reload builds its new copy beside the old one, so twice that for a moment), and 32 bytes
+ * a reload builds its new copy beside the old one, so twice that for a moment), and 40 bytes
  * per tracked address for the offence counters. Returns NULL with a message in err (err may
  * be NULL when errlen is 0) when a policy value is out of range, libsodium cannot be
  * initialised, a lock cannot be created or memory runs out. The caller owns the list:

@@ -4,6 +4,7 @@
 
 #include "bulwark/arena.h"
 #include "bulwark/ratelimit.h"
+#include "bulwark/audit.h"
 #include "bulwark/auth.h"
 #include "bulwark/cli.h"
 #include "bulwark/clock.h"

@@ -1,4 +1,5 @@
-/* The service's command line: serve, init, migrate, check-config, user, apikey, ban, version. */
+/* The service's command line: serve, init, migrate, check-config, user, apikey, ban, audit,
+ * version. */
 #ifndef BULWARK_CLI_H
 #define BULWARK_CLI_H
 
@@ -8,7 +9,8 @@
  * status (0 ok, 1 runtime failure, 2 usage or configuration error). */
 int bw_main(const bw_app *app, int argc, char **argv);
 
-#define BW_CLI_MAX_ARGS 4
+/* Enough for `audit search` with all six flags (each a pair) after its subcommand. */
+#define BW_CLI_MAX_ARGS 16
 
 /* The options and positional arguments of one command. */
 typedef struct bw_cli_opts {
@@ -31,5 +33,10 @@ int bw_cli_apikey(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o)
 /* `ban` (framework/src/protect/cli_ban.c): list, add and remove address
  * bans (docs/bans.md), with the same database requirement and exit statuses. */
 int bw_cli_ban(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o);
+
+/* `audit` (framework/src/audit/cli_audit.c): verify the chain (exit 0 intact, 1 broken,
+ * 2 error), tail and search the audit database (0, 1 failure, 2 usage). Its flags arrive in
+ * args as (flag, value) pairs. */
+int bw_cli_audit(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o);
 
 #endif

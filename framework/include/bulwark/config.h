@@ -36,7 +36,7 @@ typedef struct bw_config {
         char **trusted_proxies; /* CIDRs whose forwarding header names the client */
         size_t nproxies;
         char *forwarded_header; /* "x-forwarded-for" or "forwarded" (RFC 7239) */
-        int threads; /* env BULWARK_THREADS */
+        int threads;            /* env BULWARK_THREADS */
         int connection_queue;
         int listen_backlog;
         int request_timeout_ms;
@@ -90,13 +90,13 @@ typedef struct bw_config {
     } tls;
     struct {
         bool enabled;
-        long long capacity;  /* limiter table entries (16 bytes each) */
-        char *address;       /* policy per client address (IPv4, IPv6 /64): "100/s" */
-        int address_burst;   /* 0: the policy's count */
-        char *principal;     /* policy per authenticated user or API key */
+        long long capacity; /* limiter table entries (16 bytes each) */
+        char *address;      /* policy per client address (IPv4, IPv6 /64): "100/s" */
+        int address_burst;  /* 0: the policy's count */
+        char *principal;    /* policy per authenticated user or API key */
         int principal_burst;
-        int route_burst;     /* burst of routes' .rate policies; 0: their count */
-        bool headers;        /* RateLimit / RateLimit-Policy on successful answers too */
+        int route_burst; /* burst of routes' .rate policies; 0: their count */
+        bool headers;    /* RateLimit / RateLimit-Policy on successful answers too */
     } ratelimit;
     struct {
         long long capacity; /* bans held in memory */
@@ -131,23 +131,23 @@ typedef struct bw_config {
         } address;
     } auth;
     struct {
-        char *file;            /* the audit database; relative to data_dir unless absolute */
+        char *file;               /* the audit database; relative to data_dir unless absolute */
         long long queue_capacity; /* records waiting for the writer; emit blocks beyond */
-        int batch_max;         /* records per transaction (group commit) */
-        char *export_path;     /* JSON lines: "" none, "-" stdout, else a file (reopened on SIGHUP) */
+        int batch_max;            /* records per transaction (group commit) */
+        char *export_path; /* JSON lines: "" none, "-" stdout, else a file (reopened on SIGHUP) */
         bool attack_signatures; /* scan input for attack patterns (attack.suspected) */
-        char **alerts;         /* rules "EVENT COUNT/WINDOW", e.g. "auth.login.failure 50/60s" */
+        char **alerts;          /* rules "EVENT COUNT/WINDOW", e.g. "auth.login.failure 50/60s" */
         size_t nalerts;
         struct {
-            char *url;         /* https://host[:port]/path; "" = no webhook */
-            char *ca;          /* CA bundle that signs the receiver; "" = the system's */
-            int queue;         /* alerts waiting to be sent; the oldest is dropped beyond */
+            char *url; /* https://host[:port]/path; "" = no webhook */
+            char *ca;  /* CA bundle that signs the receiver; "" = the system's */
+            int queue; /* alerts waiting to be sent; the oldest is dropped beyond */
             int max_retries;
             int timeout_ms;
         } webhook;
     } audit;
     struct {
-        char *listen; /* loopback host:port of the metrics listener; "" = off */
+        char *listen;      /* loopback host:port of the metrics listener; "" = off */
         bool allow_public; /* opt-in: a non-loopback metrics listener */
     } metrics;
     struct {

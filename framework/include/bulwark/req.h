@@ -76,4 +76,8 @@ struct bw_store;
 /* The service's database (one SQLite connection per worker thread). */
 struct bw_store *bw_req_store(const bw_req *req);
 
+struct bw_config;
+/* The configuration the server runs with (read-only; lives as long as the server). */
+const struct bw_config *bw_req_config(const bw_req *req);
+
 #endif

@@ -35,7 +35,9 @@ typedef struct bw_route {
                                   lower-case name (values stay strings) */
     size_t max_body;           /* body limit in bytes; 0 = server.max_body_bytes */
     const char *rate;          /* e.g. "30/min" (enforced by the rate-limit stage) */
-    bw_audit_mode audit;       /* audit record for every call */
+    bw_audit_mode audit;       /* BW_AUDIT_ALWAYS: every call that reaches the handler is
+                                  recorded, durably, before its answer is sent */
+    const char *audit_event;   /* the record's event name ("notes.delete"); NULL: "api.call" */
     bool mfa;                  /* route demands a second factor */
 } bw_route;
 
@@ -76,7 +78,8 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
 /* The first listening port (useful when the config asked for port 0). */
 int bw_server_port(const bw_server *srv);
 
-/* Re-reads what can change without a restart: the TLS certificate and key.
+/* Re-reads what can change without a restart: the TLS certificate and key, and reopens
+ * the audit export file (log rotation).
  * New connections get the new pair; on any error the old one stays and the
  * error is logged. 0, or -1 with a message. */
 int bw_server_reload(bw_server *srv, char *err, size_t errlen);

@@ -51,6 +51,9 @@ int bw_tls_reload(bw_tls *tls, char *err, size_t errlen);
 /* Days until the serving certificate expires (negative when expired). */
 long long bw_tls_days_left(const bw_tls *tls);
 
+/* When the serving certificate expires (Unix seconds); follows reloads. Thread-safe. */
+long long bw_tls_not_after(const bw_tls *tls);
+
 /* Frees what wolfSSL keeps per thread (the fixed-point ECC cache); call it
  * at the end of every thread that did TLS work. */
 void bw_tls_thread_exit(void);

@@ -8,16 +8,30 @@
 #include <sodium.h>
 
 #include "auth_internal.h"
+#include "bulwark/audit.h"
 #include "bulwark/clock.h"
 #include "bulwark/log.h"
 #include "bulwark/store.h"
 
-static void log_login(const bw_req *req, const char *event, const char *user)
+/* A login event. actor is the account that logged in or out, NULL for a failure: the name
+ * a failed attempt gave is not recorded (people type passwords into the username field). */
+static void login_event(const bw_req *req, const char *event, bw_audit_outcome outcome,
+                        const char *actor, long long user_id, const char *mode)
 {
-    bw_log(BW_LOG_INFO, event,
-           (bw_log_field[]){BW_LOG_S("request_id", bw_req_id(req)),
-                            BW_LOG_S("client", bw_req_client(req)), BW_LOG_S("user", user)},
-           3);
+    char target[32] = "";
+    bw_log_field d[] = {BW_LOG_S("mode", mode)};
+    bw_audit_event ev = {.event = event,
+                         .outcome = outcome,
+                         .actor = actor,
+                         .source = bw_req_client(req),
+                         .request_id = bw_req_id(req),
+                         .target = user_id > 0 ? target : NULL,
+                         .detail = d,
+                         .ndetail = mode != NULL ? 1 : 0};
+
+    if (user_id > 0)
+        (void)snprintf(target, sizeof(target), "user:%lld", user_id);
+    (void)bw_audit_emit(&ev);
 }
 
 static int retry_after(bw_res *res, long long seconds)
@@ -100,15 +114,16 @@ int bw_auth_handle_login(bw_req *req, bw_res *res)
                        json_string_length(jp), bw_clock_unix(), token, &info, &retry);
     switch (st) {
     case BW_AUTH_OK:
-        log_login(req, "auth.login.success", json_string_value(jn));
+        login_event(req, "auth.login.success", BW_AUDIT_SUCCESS, json_string_value(jn),
+                    info.user_id, mode);
         rc = login_ok(res, a, mode, token, &info);
         sodium_memzero(token, sizeof(token));
         return rc;
     case BW_AUTH_DENIED:
-        log_login(req, "auth.login.failure", NULL);
+        login_event(req, "auth.login.failure", BW_AUDIT_FAILURE, NULL, 0, mode);
         return bw_res_problem(res, 401, "The username or password is incorrect.");
     case BW_AUTH_LOCKED:
-        log_login(req, "auth.lockout", NULL);
+        login_event(req, "auth.lockout", BW_AUDIT_FAILURE, NULL, 0, mode);
         retry_after(res, retry);
         return bw_res_problem(res, 429, "Too many failed logins. Try again later.");
     case BW_AUTH_BUSY:
@@ -127,7 +142,7 @@ int bw_auth_handle_logout(bw_req *req, bw_res *res)
         return bw_res_problem(res, 400, "Only a session can log out; revoke API keys instead.");
     if (bw_session_revoke(bw_store_conn(bw_req_store(req)), p->session_id) < 0)
         return bw_res_problem(res, 500, NULL);
-    log_login(req, "session.logout", p->name);
+    login_event(req, "session.logout", BW_AUDIT_SUCCESS, p->name, p->user_id, NULL);
     if (clear_cookies(res) != 0)
         return bw_res_problem(res, 500, NULL);
     bw_res_empty(res, 204);
@@ -144,10 +159,8 @@ int bw_auth_handle_logout_all(bw_req *req, bw_res *res)
     n = bw_session_revoke_user(bw_store_conn(bw_req_store(req)), p->user_id);
     if (n < 0)
         return bw_res_problem(res, 500, NULL);
-    bw_log(BW_LOG_INFO, "session.logout_all",
-           (bw_log_field[]){BW_LOG_S("request_id", bw_req_id(req)), BW_LOG_S("user", p->name),
-                            BW_LOG_I("sessions", n)},
-           3);
+    bw_log_field d[] = {BW_LOG_I("count", n)};
+    (void)bw_audit_req(req, "session.logout_all", BW_AUDIT_SUCCESS, NULL, d, 1);
     if (clear_cookies(res) != 0)
         return bw_res_problem(res, 500, NULL);
     bw_res_empty(res, 204);

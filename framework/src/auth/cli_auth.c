@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "auth_internal.h"
+#include "bulwark/audit.h"
 #include "bulwark/cli.h"
 #include "bulwark/clock.h"
 #include "bulwark/store.h"
@@ -194,6 +195,34 @@ static int user_cmd(cli_env *e, const bw_cli_opts *o)
     return -1;
 }
 
+/* The audit record of a management command that succeeded (list changes nothing). */
+static void cli_event(const char *event, const char *target, const char *roles)
+{
+    bw_log_field d[] = {BW_LOG_S("roles", roles)};
+    bw_audit_event ev = {.event = event,
+                         .outcome = BW_AUDIT_SUCCESS,
+                         .actor = "cli",
+                         .target = target,
+                         .detail = d,
+                         .ndetail = roles != NULL ? 1 : 0};
+
+    (void)bw_audit_emit(&ev);
+}
+
+static const char *user_event(const char *sub)
+{
+    static const char *const map[][2] = {
+        {"add", "admin.user.create"},          {"set-password", "admin.user.set_password"},
+        {"set-roles", "admin.user.set_roles"}, {"disable", "admin.user.disable"},
+        {"enable", "admin.user.enable"},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (strcmp(sub, map[i][0]) == 0)
+            return map[i][1];
+    }
+    return NULL;
+}
+
 int bw_cli_user(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o)
 {
     cli_env e;
@@ -207,6 +236,9 @@ int bw_cli_user(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o)
         return 1;
     rc = user_cmd(&e, o);
     env_close(&e);
+    if (rc == 0 && user_event(o->args[0]) != NULL)
+        cli_event(user_event(o->args[0]), o->args[1],
+                  strcmp(o->args[0], "set-roles") == 0 ? o->args[2] : o->roles);
     if (rc < 0) {
         fprintf(stderr, "usage: user add NAME --roles R | set-password NAME | set-roles NAME R | "
                         "disable NAME | enable NAME | list\n");
@@ -242,6 +274,8 @@ static int apikey_cmd(cli_env *e, const bw_cli_opts *o)
         if (rc != 1)
             fprintf(stderr, "apikey revoke: %s\n",
                     rc == 0 ? "no such active key" : "failed (see the log)");
+        else
+            cli_event("apikey.revoked", o->args[1], NULL);
         return rc == 1 ? 0 : 1;
     }
     if (strcmp(sub, "create") != 0 || o->nargs != 3)
@@ -268,8 +302,14 @@ static int apikey_cmd(cli_env *e, const bw_cli_opts *o)
     rc = report(
         bw_auth_apikey_create(e->auth, e->db, id, o->args[2], o->roles, expires, now, key, &why),
         &why, "apikey create");
-    if (rc == 0)
+    if (rc == 0) {
+        char kid[BW_APIKEY_ID_LEN + 1];
+        /* The target is the key's public id ("bw_" ID "_" secret), never the key. */
+        memcpy(kid, key + 3, BW_APIKEY_ID_LEN);
+        kid[BW_APIKEY_ID_LEN] = '\0';
         printf("%s\n", key);
+        cli_event("apikey.created", kid, o->roles);
+    }
     sodium_memzero(key, sizeof(key));
     return rc;
 }

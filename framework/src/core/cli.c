@@ -12,6 +12,7 @@
 
 #include "bulwark/cli.h"
 #include "bulwark/log.h"
+#include "bulwark/monitor.h"
 #include "bulwark/schema.h"
 #include "bulwark/secret.h"
 #include "bulwark/store.h"
@@ -47,6 +48,10 @@ static void usage(const char *name, FILE *f)
             "  ban list | add ADDRESS [MINUTES [REASON]] | remove ADDRESS\n"
             "                                     address bans (an IPv6 address bans its /64);\n"
             "                                     a ban lasts MINUTES, by default 1440\n"
+            "  audit verify | tail [-n N] | search [--event E|PREFIX.*] [--actor A]\n"
+            "       [--since T] [--until T] [--limit N] [--before SEQ]\n"
+            "                                     check the audit chain, print records as\n"
+            "                                     JSON lines (T: Unix seconds or UTC ISO-8601)\n"
             "  version        print the version\n"
             "\n"
             "environment: BULWARK_CONFIG, BULWARK_LISTEN, BULWARK_DATA_DIR, and the other\n"
@@ -72,6 +77,11 @@ static int parse_opts(int argc, char **argv, bw_cli_opts *o)
             o->roles = argv[++i];
         } else if (strcmp(argv[i], "--expires-days") == 0 && i + 1 < argc) {
             o->expires_days = argv[++i];
+        } else if (strcmp(argv[1], "audit") == 0 && argv[i][0] == '-' && i + 1 < argc &&
+                   o->nargs + 2 <= BW_CLI_MAX_ARGS) {
+            /* audit's own flags (-n, --event, ...) reach bw_cli_audit as pairs. */
+            o->args[o->nargs++] = argv[i];
+            o->args[o->nargs++] = argv[++i];
         } else if (argv[i][0] != '-' && o->nargs < BW_CLI_MAX_ARGS) {
             o->args[o->nargs++] = argv[i];
         } else {
@@ -368,6 +378,28 @@ static int cmd_validate(const bw_cli_opts *o)
     return rc == 1 ? 0 : 1;
 }
 
+/* user, apikey and ban change who may do what: their records must be committed before
+ * the command reports success, so the audit writer runs around them (fail closed). */
+static int cmd_manage(const bw_app *app, const bw_config *cfg, const char *cmd,
+                      const bw_cli_opts *opts)
+{
+    char err[512];
+    int rc;
+
+    if (bw_monitor_cli_start(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "audit trail: %s\n", err);
+        return 1;
+    }
+    if (strcmp(cmd, "user") == 0)
+        rc = bw_cli_user(app, cfg, opts);
+    else if (strcmp(cmd, "apikey") == 0)
+        rc = bw_cli_apikey(app, cfg, opts);
+    else
+        rc = bw_cli_ban(app, cfg, opts);
+    bw_monitor_cli_stop();
+    return rc;
+}
+
 int bw_main(const bw_app *app, int argc, char **argv)
 {
     const char *name = app->name != NULL ? app->name : "service";
@@ -387,7 +419,7 @@ int bw_main(const bw_app *app, int argc, char **argv)
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "init") != 0 && strcmp(cmd, "migrate") != 0 &&
         strcmp(cmd, "check-config") != 0 && strcmp(cmd, "gen-dev-cert") != 0 &&
         strcmp(cmd, "validate") != 0 && strcmp(cmd, "user") != 0 && strcmp(cmd, "apikey") != 0 &&
-        strcmp(cmd, "ban") != 0) {
+        strcmp(cmd, "ban") != 0 && strcmp(cmd, "audit") != 0) {
         fprintf(stderr, "unknown command: %s\n", cmd);
         usage(name, stderr);
         return 2;
@@ -395,7 +427,7 @@ int bw_main(const bw_app *app, int argc, char **argv)
     if (parse_opts(argc, argv, &opts) != 0)
         return 2;
     if (opts.nargs > 0 && strcmp(cmd, "user") != 0 && strcmp(cmd, "apikey") != 0 &&
-        strcmp(cmd, "ban") != 0) {
+        strcmp(cmd, "ban") != 0 && strcmp(cmd, "audit") != 0) {
         fprintf(stderr, "unexpected argument: %s\n", opts.args[0]);
         return 2;
     }
@@ -416,12 +448,10 @@ int bw_main(const bw_app *app, int argc, char **argv)
         rc = gen_dev_cert(cfg) == 0 ? 0 : 1;
     else if (strcmp(cmd, "migrate") == 0)
         rc = migrate_store(app, cfg) == 0 ? 0 : 1;
-    else if (strcmp(cmd, "user") == 0)
-        rc = bw_cli_user(app, cfg, &opts);
-    else if (strcmp(cmd, "apikey") == 0)
-        rc = bw_cli_apikey(app, cfg, &opts);
-    else if (strcmp(cmd, "ban") == 0)
-        rc = bw_cli_ban(app, cfg, &opts);
+    else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "apikey") == 0 || strcmp(cmd, "ban") == 0)
+        rc = cmd_manage(app, cfg, cmd, &opts);
+    else if (strcmp(cmd, "audit") == 0)
+        rc = bw_cli_audit(app, cfg, &opts);
     else
         rc = cmd_serve(app, cfg);
     bw_config_free(cfg);

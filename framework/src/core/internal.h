@@ -94,6 +94,8 @@ struct bw_server {
     bw_rate_policy *route_rates; /* parallel to app->routes; rate 0: the route has none */
     bw_netaddr_proxies proxies;
     struct mg_context *ctx;
+    struct bw_monitor *monitor;    /* audit writer, alerts, metrics: started first, stopped last */
+    const bw_route *openapi_route; /* mounted by the framework, outside app->routes; or NULL */
     atomic_long inflight;
     int port;
     struct bw_route_schemas *schemas; /* compiled, parallel to app->routes */

@@ -434,6 +434,7 @@ static bool stage_body(bw_ctx *c)
 
 static void stage_handler(bw_ctx *c)
 {
+    c->handled = true;
     if (c->route->handler(&c->req, &c->res) != 0) {
         bw_log(BW_LOG_ERROR, "handler.failed",
                (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("route", c->req.route)},
@@ -548,8 +549,10 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
         bw_stage_rate_address(c) && stage_path(c) && stage_redirect(c) && stage_query(c) &&
         stage_route(c) && stage_limits(c) && bw_stage_authenticate(c) &&
         bw_stage_rate_principal(c) && bw_stage_authorize(c) && stage_body(c) &&
-        bw_stage_validate(c))
+        bw_stage_validate(c)) {
         stage_handler(c);
+        bw_stage_audit_route(c);
+    }
     if (srv->cfg->ratelimit.headers && c->res.status != 429)
         bw_stage_rate_fields(c);
 
@@ -560,8 +563,9 @@ int bw_pipeline_handle(bw_server *srv, struct mg_connection *conn)
     /* Ambiguous framing: nothing more is read from this connection. */
     if (!c->body_read && !c->must_close)
         linger_drain(c);
-    access_log(c, elapsed_us(&t0));
-    bw_stage_report_offence(c);
+    long long us = elapsed_us(&t0);
+    access_log(c, us);
+    bw_stage_report(c, us);
     status = c->res.status;
     atomic_fetch_sub(&srv->inflight, 1);
     json_decref(c->req.json);

@@ -140,3 +140,8 @@ struct bw_store *bw_req_store(const bw_req *req)
 {
     return req->store;
 }
+
+const bw_config *bw_req_config(const bw_req *req)
+{
+    return req->srv->cfg;
+}

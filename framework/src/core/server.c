@@ -9,10 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulwark/audit.h"
 #include "bulwark/clock.h"
 #include "bulwark/err.h"
 #include "bulwark/http.h"
 #include "bulwark/log.h"
+#include "bulwark/monitor.h"
 #include "bulwark/openapi.h"
 #include "bulwark/schemalint.h"
 #include "bulwark/version.h"
@@ -54,6 +56,13 @@ int bw_server_check_routes(const bw_route *routes, size_t n, char *err, size_t e
             rc = -1;
         } else if (method_takes_body(rt->method) && rt->body_schema == NULL) {
             bw_err_set(err, errlen, "route %s %s: takes a body but names no .body_schema", m, p);
+            rc = -1;
+        } else if (rt->audit_event != NULL && !bw_audit_event_name_valid(rt->audit_event)) {
+            bw_err_set(err, errlen, "route %s %s: .audit_event must match [a-z0-9_.]{1,64}", m, p);
+            rc = -1;
+        } else if (rt->audit_event != NULL && rt->audit != BW_AUDIT_ALWAYS) {
+            bw_err_set(err, errlen, "route %s %s: .audit_event without .audit = BW_AUDIT_ALWAYS", m,
+                       p);
             rc = -1;
         } else if (bw_router_add(r, rt->method, rt->path, (void *)rt, rerr, sizeof(rerr)) != 0) {
             bw_err_set(err, errlen, "route %s %s: %s", m, p, rerr);
@@ -341,7 +350,8 @@ static int setup_bans(bw_server *srv, char *err, size_t errlen)
                              .duration_s = cfg->ban.duration_s,
                              .auth_failures = cfg->ban.auth_failures,
                              .rate_limited = cfg->ban.rate_limited,
-                             .validation_failures = cfg->ban.validation_failures};
+                             .validation_failures = cfg->ban.validation_failures,
+                             .attacks = cfg->ban.attacks};
 
     srv->bans = bw_banlist_new(&p, err, errlen);
     if (srv->bans == NULL)
@@ -458,6 +468,7 @@ static int setup_router(bw_server *srv, char *err, size_t errlen)
     rt = strcmp(srv->cfg->openapi.access, "public") == 0 ? &openapi_public : &openapi_gated;
     if (check_permissions(srv, rt, 1, err, errlen) != 0)
         return -1;
+    srv->openapi_route = rt;
     return bw_router_add(srv->router, rt->method, rt->path, (void *)rt, err, errlen);
 }
 
@@ -501,14 +512,48 @@ static int setup_store(bw_server *srv, char *err, size_t errlen)
     return 0;
 }
 
-static void log_risky_settings(const bw_config *cfg)
+/* The server's gauges for a metrics scrape. */
+static void server_gauges(bw_metrics_gauges *g, void *udata)
 {
-    const char *items[32];
-    size_t i, n = bw_config_risky(cfg, items, sizeof(items) / sizeof(items[0]));
+    const bw_server *srv = udata;
+    bw_ban_stats b;
 
-    for (i = 0; i < n; i++)
-        bw_log(BW_LOG_WARN, "config.risky_setting", (bw_log_field[]){BW_LOG_S("setting", items[i])},
-               1);
+    g->inflight = (uint64_t)atomic_load(&((bw_server *)srv)->inflight);
+    if (srv->tls != NULL)
+        g->cert_not_after = bw_tls_not_after(srv->tls);
+    if (srv->bans != NULL) {
+        bw_banlist_stats_get(srv->bans, &b);
+        g->bans_active = b.bans;
+    }
+}
+
+/* Metrics and audit once the app's declarations passed their checks, before anything that
+ * changes state (store migrations, listeners). The metrics know routes by index: the app's,
+ * then the framework's OpenAPI route. */
+static int setup_monitor(bw_server *srv, char *err, size_t errlen)
+{
+    const bw_app *app = srv->app;
+    size_t n = app->nroutes;
+    const char **methods = calloc(n + 1, sizeof(*methods));
+    const char **patterns = calloc(n + 1, sizeof(*patterns));
+    int rc = -1;
+
+    if (methods == NULL || patterns == NULL) {
+        bw_err_set(err, errlen, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            methods[i] = app->routes[i].method;
+            patterns[i] = app->routes[i].path;
+        }
+        methods[n] = "GET";
+        patterns[n] = "/openapi.json";
+        srv->monitor =
+            bw_monitor_start(srv->cfg, methods, patterns, n + 1, server_gauges, srv, err, errlen);
+        rc = srv->monitor != NULL ? 0 : -1;
+    }
+    free(methods);
+    free(patterns);
+    return rc;
 }
 
 /* TLS unless plain HTTP was opted into: the bridge first (CivetWeb resolves
@@ -566,19 +611,37 @@ static int setup_connlimit(bw_server *srv, char *err, size_t errlen)
 
 int bw_server_reload(bw_server *srv, char *err, size_t errlen)
 {
+    /* Log rotation moved the export file away: write to a fresh one. */
+    if (bw_monitor_reopen(srv->monitor) != 0)
+        bw_log_msg(BW_LOG_ERROR, "audit.export_reopen_failed", "the old export file stays in use");
     if (srv->tls == NULL)
         return 0;
     if (bw_tls_reload(srv->tls, err, errlen) != 0) {
-        bw_log(BW_LOG_ERROR, "tls.reload.failed", (bw_log_field[]){BW_LOG_S("reason", err)}, 1);
+        bw_log_field d[] = {BW_LOG_S("reason", err)};
+        bw_audit_event ev = {.event = "tls.reload.failed",
+                             .outcome = BW_AUDIT_FAILURE,
+                             .actor = "system",
+                             .target = srv->cfg->tls.cert,
+                             .detail = d,
+                             .ndetail = 1};
+        (void)bw_audit_emit(&ev);
         return -1;
     }
-    bw_log(BW_LOG_INFO, "tls.reload.success",
-           (bw_log_field[]){BW_LOG_I("cert_days_left", bw_tls_days_left(srv->tls))}, 1);
+    bw_log_field d[] = {BW_LOG_I("days_left", bw_tls_days_left(srv->tls))};
+    bw_audit_event ev = {.event = "tls.reload.success",
+                         .outcome = BW_AUDIT_SUCCESS,
+                         .actor = "system",
+                         .target = srv->cfg->tls.cert,
+                         .detail = d,
+                         .ndetail = 1};
+    (void)bw_audit_emit(&ev);
     return 0;
 }
 
 static void server_free(bw_server *srv)
 {
+    /* Every request has finished (mg_stop): their records are queued; commit them. */
+    bw_monitor_stop(srv->monitor);
     if (srv->router != NULL)
         bw_router_free(srv->router);
     if (srv->headers != NULL)
@@ -709,13 +772,18 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
         setup_schemas(srv, err, errlen) != 0 || setup_openapi(srv, err, errlen) != 0 ||
         apply_header_overrides(srv, err, errlen) != 0 || setup_cors(srv, err, errlen) != 0 ||
         setup_proxies(srv, err, errlen) != 0 || setup_ratelimit(srv, err, errlen) != 0 ||
-        setup_store(srv, err, errlen) != 0 || setup_bans(srv, err, errlen) != 0 ||
-        setup_tls(srv, err, errlen) != 0 || setup_connlimit(srv, err, errlen) != 0) {
+        setup_monitor(srv, err, errlen) != 0 || setup_store(srv, err, errlen) != 0 ||
+        setup_bans(srv, err, errlen) != 0 || setup_tls(srv, err, errlen) != 0 ||
+        setup_connlimit(srv, err, errlen) != 0) {
         server_free(srv);
         return NULL;
     }
-    log_risky_settings(cfg);
     if (start_civetweb(srv, err, errlen) != 0) {
+        server_free(srv);
+        return NULL;
+    }
+    if (bw_monitor_listen(srv->monitor, err, errlen) != 0) {
+        mg_stop(srv->ctx);
         server_free(srv);
         return NULL;
     }

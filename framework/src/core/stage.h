@@ -28,6 +28,7 @@ typedef struct bw_ctx {
     bw_rate_result rate;
     bool banned;             /* answered by the ban stage: no offence to count */
     bool credential_refused; /* a credential was presented and refused (401) */
+    bool handled;            /* the route's handler ran */
     char cors_buf[BW_CORS_BUF_SIZE];
 } bw_ctx;
 
@@ -41,6 +42,8 @@ bool bw_stage_ban(bw_ctx *c);
 /* After the answer went out: counts a 400, 429 or refused credential against the
  * client's address, which may ban it (ban.* in the config). */
 void bw_stage_report_offence(bw_ctx *c);
+/* Counts one offence of kind against the client's address; reports ban.added when it bans. */
+void bw_stage_offend(bw_ctx *c, bw_offence kind);
 /* 503 beyond server.max_inflight requests in progress (inflight counts this one). */
 bool bw_stage_capacity(bw_ctx *c, long inflight);
 /* 429 beyond the per-address policy. */
@@ -56,5 +59,11 @@ bool bw_stage_authorize(bw_ctx *c);
 
 /* stage_validate.c: path, query, headers and body against the route's schemas (400). */
 bool bw_stage_validate(bw_ctx *c);
+
+/* stage_audit.c: the record of a route marked .audit, committed before the answer goes
+ * out (a failed commit turns the answer into a 500). */
+void bw_stage_audit_route(bw_ctx *c);
+/* After the answer: metrics, the events the status implies, attack signatures, offences. */
+void bw_stage_report(bw_ctx *c, long long duration_us);
 
 #endif

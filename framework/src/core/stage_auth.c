@@ -9,6 +9,7 @@
 #include "bulwark/clock.h"
 #include "bulwark/credential.h"
 #include "bulwark/log.h"
+#include "bulwark/audit.h"
 #include "stage.h"
 
 static bool unauthenticated(bw_ctx *c, bool invalid)
@@ -71,10 +72,8 @@ bool bw_stage_authenticate(bw_ctx *c)
         !bw_auth_csrf_ok(c->srv->auth, cred.token, cred.len, bw_req_header(&c->req, "Host"),
                          bw_req_header(&c->req, "Origin"), bw_req_header(&c->req, "Sec-Fetch-Site"),
                          bw_req_header(&c->req, BW_CSRF_HEADER))) {
-        bw_log(BW_LOG_WARN, "authz.denied",
-               (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("reason", "csrf"),
-                                BW_LOG_S("client", c->req.client)},
-               3);
+        bw_log_field d[] = {BW_LOG_S("reason", "csrf"), BW_LOG_S("method", c->req.method)};
+        (void)bw_audit_req(&c->req, "authz.denied", BW_AUDIT_FAILURE, c->req.route, d, 2);
         bw_res_problem(&c->res, 403, "The request failed the cross-site request check.");
         return false;
     }
@@ -94,11 +93,8 @@ bool bw_stage_authorize(bw_ctx *c)
     perm = bw_rbac_permission_index(rbac, c->route->permission, strlen(c->route->permission));
     if (bw_principal_allows(rbac, &c->req.principal, perm))
         return true;
-    bw_log(BW_LOG_WARN, "authz.denied",
-           (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("reason", "permission"),
-                            BW_LOG_S("route", c->req.route),
-                            BW_LOG_S("user", c->req.principal.name)},
-           4);
+    bw_log_field d[] = {BW_LOG_S("reason", "permission"), BW_LOG_S("method", c->req.method)};
+    (void)bw_audit_req(&c->req, "authz.denied", BW_AUDIT_FAILURE, c->req.route, d, 2);
     bw_res_problem(&c->res, 403, "You are not allowed to do this.");
     return false;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bulwark/audit.h"
 #include "bulwark/clock.h"
 #include "bulwark/log.h"
 #include "stage.h"
@@ -63,10 +64,10 @@ static bool rate_check(bw_ctx *c, const bw_rate_policy *p, const char *name,
     snprintf(retry, sizeof(retry), "%llu", (unsigned long long)bw_ratelimit_retry_after_s(&r));
     bw_res_header(&c->res, "Retry-After", retry);
     bw_stage_rate_fields(c);
-    bw_log(BW_LOG_WARN, "ratelimit.exceeded",
-           (bw_log_field[]){BW_LOG_S("request_id", c->req.id), BW_LOG_S("policy", name),
-                            BW_LOG_S("client", c->req.client), BW_LOG_S("route", c->req.route)},
-           4);
+    bw_log_field d[] = {BW_LOG_S("policy", name), BW_LOG_S("route", c->req.route),
+                        BW_LOG_S("method", c->req.method)};
+    (void)bw_audit_req(&c->req, "ratelimit.exceeded", BW_AUDIT_FAILURE, c->req.route, d,
+                       sizeof(d) / sizeof(d[0]));
     return false;
 }
 
@@ -223,32 +224,30 @@ bool bw_stage_ban(bw_ctx *c)
     return false;
 }
 
-void bw_stage_report_offence(bw_ctx *c)
+void bw_stage_offend(bw_ctx *c, bw_offence kind)
 {
-    bw_offence kind;
     char addr[BW_BAN_ADDRESS_SIZE];
 
     if (c->srv->bans == NULL || c->banned || !c->req.client_addr_ok)
-        return;
-    if (c->res.status == 429)
-        kind = BW_OFFENCE_RATE_LIMITED;
-    else if (c->res.status == 400)
-        kind = BW_OFFENCE_VALIDATION;
-    /* A refused credential, or a failed login (a 401 a public route's handler gave);
-     * a request that simply carried none is not an offence. */
-    else if (c->res.status == 401 && (c->credential_refused || (c->route && c->route->public)))
-        kind = BW_OFFENCE_AUTH_FAILURE;
-    else
         return;
     if (bw_banlist_offence(c->srv->bans, bw_store_conn(c->srv->store), &c->req.client_addr, kind,
                            bw_clock_unix()) != 1)
         return;
     if (bw_ban_address(&c->req.client_addr, addr, sizeof(addr)) < 0)
         addr[0] = '\0';
-    bw_log(BW_LOG_WARN, "ban.added",
-           (bw_log_field[]){BW_LOG_S("address", addr), BW_LOG_S("source", "auto"),
-                            BW_LOG_I("offence", (long long)kind),
-                            BW_LOG_I("duration_s", c->srv->cfg->ban.duration_s),
-                            BW_LOG_S("request_id", c->req.id)},
-           5);
+    bw_log_field d[] = {BW_LOG_S("reason", "auto"), BW_LOG_I("count", (long long)kind),
+                        BW_LOG_I("duration_s", c->srv->cfg->ban.duration_s)};
+    (void)bw_audit_req(&c->req, "ban.added", BW_AUDIT_SUCCESS, addr, d, sizeof(d) / sizeof(d[0]));
+}
+
+void bw_stage_report_offence(bw_ctx *c)
+{
+    if (c->res.status == 429)
+        bw_stage_offend(c, BW_OFFENCE_RATE_LIMITED);
+    else if (c->res.status == 400)
+        bw_stage_offend(c, BW_OFFENCE_VALIDATION);
+    /* A refused credential, or a failed login (a 401 a public route's handler gave);
+     * a request that simply carried none is not an offence. */
+    else if (c->res.status == 401 && (c->credential_refused || (c->route && c->route->public)))
+        bw_stage_offend(c, BW_OFFENCE_AUTH_FAILURE);
 }

@@ -59,6 +59,7 @@ typedef struct offence_slot {
     unsigned char len; /* 0: empty */
     unsigned char net[NET_MAX];
 } offence_slot;
+_Static_assert(sizeof(offence_slot) == 40, "ban.h and docs/bans.md give 40 bytes per address");
 
 typedef struct offence_shard {
     alignas(64) pthread_mutex_t lock;
@@ -409,7 +410,8 @@ static bool policy_ok(const bw_ban_policy *p, char *err, size_t errlen)
     }
     if (p->auth_failures < 0 || p->auth_failures > BW_BAN_THRESHOLD_MAX || p->rate_limited < 0 ||
         p->rate_limited > BW_BAN_THRESHOLD_MAX || p->validation_failures < 0 ||
-        p->validation_failures > BW_BAN_THRESHOLD_MAX) {
+        p->validation_failures > BW_BAN_THRESHOLD_MAX || p->attacks < 0 ||
+        p->attacks > BW_BAN_THRESHOLD_MAX) {
         bw_err_set(err, errlen, "ban: thresholds must be 0..%d", BW_BAN_THRESHOLD_MAX);
         return false;
     }
@@ -670,6 +672,8 @@ static int threshold_of(const bw_ban_policy *p, bw_offence kind)
         return p->rate_limited;
     case BW_OFFENCE_VALIDATION:
         return p->validation_failures;
+    case BW_OFFENCE_ATTACK:
+        return p->attacks;
     }
     return -1;
 }
@@ -683,6 +687,8 @@ static const char *kind_text(bw_offence kind)
         return "rate-limited requests";
     case BW_OFFENCE_VALIDATION:
         return "invalid requests";
+    case BW_OFFENCE_ATTACK:
+        return "suspected attacks";
     }
     return "offences";
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bulwark/audit.h"
 #include "bulwark/ban.h"
 #include "bulwark/cli.h"
 #include "bulwark/clock.h"
@@ -137,10 +138,15 @@ static int ban_add(sqlite3 *db, const bw_cli_opts *o)
         fprintf(stderr, "ban add: failed: %s\n", sqlite3_errmsg(db));
         return 1;
     }
-    bw_log(BW_LOG_INFO, "ban.added",
-           (bw_log_field[]){BW_LOG_S("address", scope), BW_LOG_S("source", "manual"),
-                            BW_LOG_I("expires_at", now + minutes * 60), BW_LOG_S("reason", reason)},
-           4);
+    bw_log_field d[] = {BW_LOG_S("reason", reason), BW_LOG_I("duration_s", minutes * 60),
+                        BW_LOG_I("until", now + minutes * 60)};
+    bw_audit_event ev = {.event = "ban.added",
+                         .outcome = BW_AUDIT_SUCCESS,
+                         .actor = "cli",
+                         .target = scope,
+                         .detail = d,
+                         .ndetail = sizeof(d) / sizeof(d[0])};
+    (void)bw_audit_emit(&ev);
     printf("banned %s until %s\n", scope, utc(now + minutes * 60, until));
     return 0;
 }
@@ -162,8 +168,9 @@ static int ban_remove(sqlite3 *db, const bw_cli_opts *o)
         fprintf(stderr, "ban remove: %s is not banned\n", scope);
         return 1;
     }
-    bw_log(BW_LOG_INFO, "ban.removed",
-           (bw_log_field[]){BW_LOG_S("address", scope), BW_LOG_S("source", "manual")}, 2);
+    bw_audit_event ev = {
+        .event = "ban.removed", .outcome = BW_AUDIT_SUCCESS, .actor = "cli", .target = scope};
+    (void)bw_audit_emit(&ev);
     printf("removed the ban on %s\n", scope);
     return 0;
 }

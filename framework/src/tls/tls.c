@@ -1,5 +1,6 @@
 /* The server's TLS context: policy, certificate, and reload. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,7 +29,8 @@ struct bw_tls {
     WOLFSSL_CTX *handed;  /* given to CivetWeb at start-up; CivetWeb frees it */
     WOLFSSL_CTX *current; /* our reference to the context new connections use */
     long long days_left;
-    pthread_mutex_t lock; /* one reload at a time */
+    _Atomic long long not_after; /* read by metrics scrapes while a reload may write it */
+    pthread_mutex_t lock;        /* one reload at a time */
 };
 
 /* ALPN: this server speaks HTTP/1.1 only; agree to it when offered. */
@@ -129,6 +131,7 @@ static WOLFSSL_CTX *load_pair(bw_tls *t, char *err, size_t errlen)
         return NULL;
     }
     t->days_left = after.days_left;
+    atomic_store(&t->not_after, after.not_after);
     return ctx;
 }
 
@@ -207,6 +210,11 @@ void bw_tls_thread_exit(void)
 long long bw_tls_days_left(const bw_tls *t)
 {
     return t->days_left;
+}
+
+long long bw_tls_not_after(const bw_tls *t)
+{
+    return atomic_load(&((bw_tls *)t)->not_after);
 }
 
 void bw_tls_free(bw_tls *t)
