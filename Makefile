@@ -62,6 +62,7 @@ bench: build
 	bash bench/run.sh $(BUILD)
 	bash bench/validate.sh $(BUILD)
 	bash bench/ratelimit.sh $(BUILD)
+	bash bench/audit.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(SANITIZE) $(LINT_DIR) build-fuzz

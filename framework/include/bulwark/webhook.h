@@ -24,14 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BW_WEBHOOK_HOST_MAX 253          /* bytes of a host name (an IPv6 address fits too) */
-#define BW_WEBHOOK_PATH_MAX 1024         /* bytes of the URL's path (with its query) */
-#define BW_WEBHOOK_BODY_MAX (64 * 1024)  /* largest body bw_webhook_send() accepts */
-#define BW_WEBHOOK_QUEUE_MAX 100000u     /* largest queue_capacity */
-#define BW_WEBHOOK_RETRIES_MAX 20u       /* largest max_retries */
-#define BW_WEBHOOK_BACKOFF_CAP_MS 30000u /* the longest wait between attempts */
-#define BW_WEBHOOK_KEY_MIN 16            /* bytes of HMAC key, at least */
-#define BW_WEBHOOK_KEY_MAX 1024          /* and at most */
+#define BW_WEBHOOK_HOST_MAX 253  /* bytes of a host name (an IPv6 address fits too) */
+#define BW_WEBHOOK_PATH_MAX 1024 /* bytes of the URL's path (with its query) */
+#define BW_WEBHOOK_BODY_MAX ((size_t)64 * 1024) /* largest body bw_webhook_send() accepts */
+#define BW_WEBHOOK_QUEUE_MAX 100000u            /* largest queue_capacity */
+#define BW_WEBHOOK_RETRIES_MAX 20u              /* largest max_retries */
+#define BW_WEBHOOK_BACKOFF_CAP_MS 30000u        /* the longest wait between attempts */
+#define BW_WEBHOOK_KEY_MIN 16                   /* bytes of HMAC key, at least */
+#define BW_WEBHOOK_KEY_MAX 1024                 /* and at most */
 #define BW_WEBHOOK_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
 
 typedef struct bw_webhook_options {

@@ -247,7 +247,7 @@ void bw_alerts_free(bw_alerts *a)
 {
     if (a == NULL)
         return;
-    for (size_t i = 0; i < a->n; i++)
+    for (size_t i = 0; a->rules != NULL && i < a->n; i++)
         free(a->rules[i].ring);
     free(a->rules);
     (void)pthread_mutex_destroy(&a->lock);

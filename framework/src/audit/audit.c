@@ -483,7 +483,7 @@ static int check_options(const bw_audit_options *o, char *err, size_t errlen)
         bw_err_set(err, errlen, "audit: no database path");
         return -1;
     }
-    if (o->key == NULL || o->keylen < 16 || o->keylen > BW_SECRET_MAX_BYTES) {
+    if (o->key == NULL || o->keylen < 16 || o->keylen > (size_t)BW_SECRET_MAX_BYTES) {
         bw_err_set(err, errlen, "audit: the key must be 16 to %u bytes", BW_SECRET_MAX_BYTES);
         return -1;
     }
@@ -544,9 +544,10 @@ int bw_audit_start(const bw_audit_options *o, char *err, size_t errlen)
     (void)pthread_mutex_unlock(&mu);
 
     wkeyed = sodium_malloc(sizeof(*wkeyed));
-    W.ring = calloc(o->queue_capacity, sizeof(*W.ring));
-    wbatch = calloc(o->batch_max, sizeof(*wbatch));
-    wrows = calloc(o->batch_max, sizeof(*wrows));
+    /* Arrays of pointers: the items and rows themselves are allocated one by one. */
+    W.ring = calloc(o->queue_capacity, sizeof(*W.ring)); /* NOLINT(bugprone-sizeof-expression) */
+    wbatch = calloc(o->batch_max, sizeof(*wbatch));      /* NOLINT(bugprone-sizeof-expression) */
+    wrows = calloc(o->batch_max, sizeof(*wrows));        /* NOLINT(bugprone-sizeof-expression) */
     if (wkeyed == NULL || W.ring == NULL || wbatch == NULL || wrows == NULL) {
         bw_err_set(err, errlen, "audit: out of memory");
         goto fail;

@@ -88,7 +88,7 @@ static int parse_time(const char *s, long long *ms)
     back = tm;
     t = timegm(&tm);
     /* timegm normalises 02-30 into 03-02: a date that changed was not a real one. */
-    if (t == (time_t)-1 || t < 0 || gmtime_r(&t, &tm) == NULL || tm.tm_year != back.tm_year ||
+    if (t < 0 || gmtime_r(&t, &tm) == NULL || tm.tm_year != back.tm_year ||
         tm.tm_mon != back.tm_mon || tm.tm_mday != back.tm_mday || tm.tm_hour != back.tm_hour ||
         tm.tm_min != back.tm_min || tm.tm_sec != back.tm_sec)
         return -1;
@@ -191,7 +191,7 @@ static int cmd_search(const char *path, const bw_cli_opts *o)
                 fprintf(stderr, "audit search: --limit must be 1 to %d\n", QUERY_MAX);
         } else if (ok && strcmp(flag, "--before") == 0) {
             ok = parse_num(val, 1, INT64_MAX, &v) == 0;
-            f.before_seq = v;
+            f.before_seq = ok ? v : 0;
             if (!ok)
                 fprintf(stderr, "audit search: --before wants a record number\n");
         } else {

@@ -49,7 +49,7 @@ static _Atomic uint64_t dur_sum_us;
 /* Open addressing, at most half full, so a probe always meets an empty slot. A slot is
  * filled once under ev_lock and published by its release store to `ready`; readers that see
  * ready == 1 (acquire) read its name without the lock. */
-#define EV_SLOTS (2 * BW_METRICS_EVENTS_MAX)
+#define EV_SLOTS ((size_t)2 * BW_METRICS_EVENTS_MAX)
 
 typedef struct ev_slot {
     _Atomic int ready;
@@ -555,7 +555,7 @@ static void render_events(buf *b)
         if (atomic_load_explicit(&ev_tab[i].ready, memory_order_acquire))
             list[n++] = &ev_tab[i];
     }
-    qsort(list, n, sizeof(list[0]), slot_cmp);
+    qsort(list, n, sizeof(list[0]), slot_cmp); /* NOLINT(bugprone-sizeof-expression): pointers */
     for (size_t i = 0; i < n; i++) {
         put_s(b, "bulwark_audit_events_total{event=\"");
         put_label_value(b, list[i]->name, list[i]->len);

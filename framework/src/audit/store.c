@@ -844,7 +844,7 @@ int bw_audit_record_json(const bw_audit_record *r, char *buf, size_t cap)
     if (bw_audit_json_raw(buf, cap, &pos, ",\"detail\":", 10) ||
         json_detail(buf, cap, &pos, r->detail, strnlen(r->detail, sizeof(r->detail))) ||
         bw_audit_json_raw(buf, cap, &pos, ",\"mac\":\"", 8) ||
-        bw_audit_json_raw(buf, cap, &pos, hex, 2 * BW_AUDIT_MAC_BYTES) ||
+        bw_audit_json_raw(buf, cap, &pos, hex, (size_t)2 * BW_AUDIT_MAC_BYTES) ||
         bw_audit_json_raw(buf, cap, &pos, "\"}", 2))
         return -1;
     return (int)pos;

@@ -539,18 +539,15 @@ static bool scan_cmdi(span s)
         size_t j, len;
         bool after_pipe = false;
 
-        if (c == ';') {
+        /* A backtick counts unless it follows a space or another backtick: Markdown code
+         * spans usually follow a space ("run `ls -la`") and fences are runs of backticks
+         * ("```bash"). */
+        if (c == ';' || (c == '`' && (i == 0 || !(is_space(s.b[i - 1]) || s.b[i - 1] == '`')))) {
             j = i + 1;
         } else if (c == '|') {
             after_pipe = !at(s, i, "||");
             j = after_pipe ? i + 1 : i + 2;
-        } else if (c == '&' && at(s, i, "&&")) {
-            j = i + 2;
-        } else if (c == '`' && (i == 0 || !(is_space(s.b[i - 1]) || s.b[i - 1] == '`'))) {
-            /* Markdown code spans usually follow a space ("run `ls -la`") and fences are
-             * runs of backticks ("```bash"). */
-            j = i + 1;
-        } else if (c == '$' && at(s, i, "$(")) {
+        } else if ((c == '&' && at(s, i, "&&")) || (c == '$' && at(s, i, "$("))) {
             j = i + 2;
         } else {
             if (at(s, i, "/bin/sh") || (c == 'c' && at(s, i, "cmd.exe")))
