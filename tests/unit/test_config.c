@@ -404,6 +404,8 @@ static void test_audit_and_metrics(void **state)
          "audit.export: must not contain control characters"},
         {"{\"audit\": {\"batch_max\": 0}}",
          "audit.batch_max: must be an integer between 1 and 10000"},
+        {"{\"audit\": {\"alerts\": [\"auth.login.failure 5\"]}}",
+         "audit.alerts[0]: expected '/' after the count"},
     };
     expect_errors(cases, sizeof(cases) / sizeof(cases[0]), NULL);
 

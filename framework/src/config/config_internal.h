@@ -89,6 +89,8 @@ int bw_cfg_check_token(const char *s, size_t len, char *why, size_t whylen);
 
 /* Checks an exact CORS origin "scheme://host[:port]" or "*". */
 int bw_cfg_check_rate(const char *s, size_t len, char *why, size_t whylen);
+/* Checks an alert rule "EVENT COUNT/WINDOW" (alert.h). */
+int bw_cfg_check_alert(const char *s, size_t len, char *why, size_t whylen);
 int bw_cfg_check_cidr(const char *s, size_t len, char *why, size_t whylen);
 int bw_cfg_check_origin(const char *s, size_t len, char *why, size_t whylen);
 

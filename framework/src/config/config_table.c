@@ -119,7 +119,7 @@ static const bw_cfg_key keys[] = {
     K_INT ("audit.batch_max",              audit.batch_max,               NULL,                 512,                    1, 10000),
     K_OPT ("audit.export",                 audit.export_path,             NULL,                 "",                     NULL),
     K_BOOL("audit.attack_signatures",      audit.attack_signatures,                             true),
-    K_LIST("audit.alerts",                 audit.alerts,                  audit.nalerts,        default_alerts,         64, NULL),
+    K_LIST("audit.alerts",                 audit.alerts,                  audit.nalerts,        default_alerts,         64, bw_cfg_check_alert),
     K_OPT ("audit.webhook.url",            audit.webhook.url,             NULL,                 "",                     bw_cfg_check_https_url),
     K_OPT ("audit.webhook.ca",             audit.webhook.ca,              NULL,                 "",                     NULL),
     K_INT ("audit.webhook.queue",          audit.webhook.queue,           NULL,                 1024,                   1, 100000),

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/alert.h"
 #include "bulwark/http.h"
 #include "bulwark/netaddr.h"
 #include "bulwark/ratelimit.h"
@@ -221,6 +222,13 @@ int bw_cfg_check_https_url(const char *s, size_t len, char *why, size_t whylen)
         return -1;
     }
     return 0;
+}
+
+int bw_cfg_check_alert(const char *s, size_t len, char *why, size_t whylen)
+{
+    bw_alert_rule r;
+
+    return bw_alert_rule_parse(s, len, &r, why, whylen);
 }
 
 int bw_cfg_check_rate(const char *s, size_t len, char *why, size_t whylen)
