@@ -742,6 +742,9 @@ static void test_gauges(void **state)
         .webhook_sent = 11,
         .webhook_failed = 12,
         .webhook_dropped = 13,
+        .connections_refused = 14,
+        .ratelimit_entries = 15,
+        .ratelimit_overflow = 16,
     };
 
     /* no callback: zeros, and no certificate line */
@@ -761,6 +764,9 @@ static void test_gauges(void **state)
     assert_true(sample(t, "bulwark_webhook_sent_total") == 11);
     assert_true(sample(t, "bulwark_webhook_failed_total") == 12);
     assert_true(sample(t, "bulwark_webhook_dropped_total") == 13);
+    assert_true(sample(t, "bulwark_connections_refused_total") == 14);
+    assert_true(sample(t, "bulwark_ratelimit_table_entries") == 15);
+    assert_true(sample(t, "bulwark_ratelimit_overflow_total") == 16);
     assert_true(check_histogram(t, "bulwark_audit_commit_seconds", commit_le, 9) == 55);
     assert_true(sample(t, "bulwark_audit_commit_seconds_bucket{le=\"0.005\"}") == 6);
     assert_true(sample(t, "bulwark_audit_commit_seconds_bucket{le=\"1\"}") == 45);

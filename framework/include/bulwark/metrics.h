@@ -53,6 +53,9 @@ typedef struct bw_metrics_gauges {
     uint64_t webhook_sent;
     uint64_t webhook_failed;
     uint64_t webhook_dropped;
+    uint64_t connections_refused; /* by the per-address connection cap */
+    uint64_t ratelimit_entries;   /* limiter table slots in use */
+    uint64_t ratelimit_overflow;  /* checks that fell into the overflow bucket (table full) */
 } bw_metrics_gauges;
 
 /* Fills *g (zeroed before the call). Called from the metrics listener's threads. */

@@ -634,6 +634,15 @@ static void render_gauges(buf *b)
     family(b, "bulwark_webhook_dropped_total", "counter",
            "Alert webhooks dropped because their queue was full.");
     sample_u64(b, "bulwark_webhook_dropped_total", g.webhook_dropped);
+    family(b, "bulwark_connections_refused_total", "counter",
+           "TLS connections closed before their handshake by the per-address cap.");
+    sample_u64(b, "bulwark_connections_refused_total", g.connections_refused);
+    family(b, "bulwark_ratelimit_table_entries", "gauge",
+           "Rate-limiter table slots holding a key (some may have expired).");
+    sample_u64(b, "bulwark_ratelimit_table_entries", g.ratelimit_entries);
+    family(b, "bulwark_ratelimit_overflow_total", "counter",
+           "Rate-limit checks made in the shared overflow bucket because the table was full.");
+    sample_u64(b, "bulwark_ratelimit_overflow_total", g.ratelimit_overflow);
 }
 
 int bw_metrics_render(char **out, size_t *len)

@@ -525,6 +525,17 @@ static void server_gauges(bw_metrics_gauges *g, void *udata)
         bw_banlist_stats_get(srv->bans, &b);
         g->bans_active = b.bans;
     }
+    if (srv->connlimit != NULL) {
+        bw_connlimit_stats cs;
+        bw_connlimit_stats_get(srv->connlimit, &cs);
+        g->connections_refused = cs.refused;
+    }
+    if (srv->limiter != NULL) {
+        bw_ratelimit_stats rs;
+        bw_ratelimit_stats_get(srv->limiter, &rs);
+        g->ratelimit_entries = rs.entries_in_use;
+        g->ratelimit_overflow = rs.overflow_hits;
+    }
 }
 
 /* Metrics and audit once the app's declarations passed their checks, before anything that
