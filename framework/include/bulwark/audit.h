@@ -66,6 +66,9 @@ typedef struct bw_audit_record {
 
 /* ---- Reporting (emit.c) ---- */
 
+/* "success", "failure" or "info". */
+const char *bw_audit_outcome_name(bw_audit_outcome o);
+
 /* 1 when s (NUL-terminated) is a valid event name, [a-z0-9_.]{1,64}, else 0. */
 int bw_audit_event_name_valid(const char *s);
 

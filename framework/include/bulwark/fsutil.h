@@ -12,4 +12,9 @@ int bw_fs_write_all(int fd, const void *p, size_t len);
  * survives a crash. 0 or -1 (errno set). */
 int bw_fs_sync_parent(const char *path);
 
+/* Creates path with mode 0600 if it does not exist (whatever the umask; an existing file
+ * keeps its mode): databases that hold secrets' hashes and audit records. 0, or -1 with a
+ * message naming path in err. */
+int bw_fs_create_private(const char *path, char *err, size_t errlen);
+
 #endif

@@ -46,6 +46,11 @@ int bw_store_ping(bw_store *s);
  * NULL is a no-op. */
 void bw_store_close(bw_store *s);
 
+/* The settings every connection the framework opens gets, whatever its database:
+ * SQLITE_DBCONFIG_DEFENSIVE, double-quoted strings only as identifiers, the busy timeout,
+ * trusted_schema=OFF. 0, or -1 with *what naming the setting that failed. */
+int bw_store_harden(sqlite3 *db, int busy_timeout_ms, const char **what);
+
 /* Runs the len bytes of sql (which need not be NUL-terminated) as a sequence of statements,
  * stepping each to completion. For trusted, constant text only (migration files shipped
  * with the program): it must never receive request data. Returns 0, or -1 with "line N:

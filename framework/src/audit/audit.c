@@ -106,19 +106,6 @@ static void pause_ms(long ms)
         ;
 }
 
-static const char *outcome_name(bw_audit_outcome o)
-{
-    switch (o) {
-    case BW_AUDIT_SUCCESS:
-        return "success";
-    case BW_AUDIT_FAILURE:
-        return "failure";
-    case BW_AUDIT_INFO:
-        return "info";
-    }
-    return "info";
-}
-
 /* ---- Building a record copy ---- */
 
 /* A text field: NULL is absent (empty); longer than max is cut at a UTF-8 boundary. */
@@ -219,7 +206,7 @@ static item *item_build(const bw_audit_event *ev)
 
     src[BW_AT_EVENT] = ev->event;
     len[BW_AT_EVENT] = field_len(ev->event, BW_AUDIT_EVENT_MAX, &truncated);
-    src[BW_AT_OUTCOME] = outcome_name(ev->outcome);
+    src[BW_AT_OUTCOME] = bw_audit_outcome_name(ev->outcome);
     len[BW_AT_OUTCOME] = strlen(src[BW_AT_OUTCOME]);
     src[BW_AT_ACTOR] = ev->actor;
     src[BW_AT_SOURCE] = ev->source;

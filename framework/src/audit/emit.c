@@ -74,16 +74,17 @@ int bw_audit_event_name_valid(const char *s)
     return n > 0;
 }
 
-static const char *outcome_name(bw_audit_outcome o)
+const char *bw_audit_outcome_name(bw_audit_outcome o)
 {
     switch (o) {
     case BW_AUDIT_SUCCESS:
         return "success";
     case BW_AUDIT_FAILURE:
         return "failure";
-    default:
-        return "info";
+    case BW_AUDIT_INFO:
+        break;
     }
+    return "info";
 }
 
 static bw_log_level level_for(const char *event)
@@ -100,7 +101,7 @@ static void write_log(const bw_audit_event *ev)
     bw_log_field f[EMIT_FIXED_FIELDS + EMIT_MAX_DETAIL];
     size_t n = 0;
 
-    f[n++] = BW_LOG_S("outcome", outcome_name(ev->outcome));
+    f[n++] = BW_LOG_S("outcome", bw_audit_outcome_name(ev->outcome));
     if (ev->actor != NULL)
         f[n++] = BW_LOG_S("actor", ev->actor);
     if (ev->source != NULL)

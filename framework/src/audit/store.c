@@ -3,6 +3,8 @@
 #include "audit_internal.h"
 
 #include "bulwark/err.h"
+#include "bulwark/fsutil.h"
+#include "bulwark/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -227,52 +229,6 @@ static int pragma_is(sqlite3 *db, const char *sql, const char *want)
     return 0;
 }
 
-/* Settings shared by both kinds of connection. */
-static int harden(sqlite3 *db, const char **what)
-{
-    int v = -1;
-
-    *what = "SQLITE_DBCONFIG_DEFENSIVE";
-    if (sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &v) != SQLITE_OK || v != 1)
-        return -1;
-    *what = "SQLITE_DBCONFIG_DQS_DML/DDL";
-    if (sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, &v) != SQLITE_OK || v != 0 ||
-        sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, &v) != SQLITE_OK || v != 0)
-        return -1;
-    *what = "busy timeout";
-    if (sqlite3_busy_timeout(db, BW_AUDIT_BUSY_MS) != SQLITE_OK)
-        return -1;
-    *what = "trusted_schema=OFF";
-    if (exec_const(db, "PRAGMA trusted_schema=OFF") != 0 ||
-        pragma_is(db, "PRAGMA trusted_schema", "0") != 0)
-        return -1;
-    return 0;
-}
-
-/* Creates path with mode 0600 if missing; the fchmod undoes what the umask removed. */
-static int create_file(const char *path, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
-
-    if (fd < 0) {
-        if (errno == EEXIST)
-            return 0;
-        bw_err_set(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fchmod(fd, 0600) != 0) {
-        bw_err_set(err, errlen, "%s: chmod 0600: %s", path, strerror(errno));
-        (void)close(fd);
-        (void)unlink(path);
-        return -1;
-    }
-    if (close(fd) != 0) {
-        bw_err_set(err, errlen, "%s: close: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 sqlite3 *bw_audit_db_open(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
@@ -283,12 +239,12 @@ sqlite3 *bw_audit_db_open(const char *path, char *err, size_t errlen)
         bw_err_set(err, errlen, "the audit database path must name a file");
         return NULL;
     }
-    if (create_file(path, err, errlen) != 0)
+    if (bw_fs_create_private(path, err, errlen) != 0)
         return NULL;
     /* No SQLITE_OPEN_CREATE: the file exists with mode 0600 now; if it vanished since,
      * failing beats recreating it with umask-dependent permissions. */
     rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK || harden(db, &what) != 0)
+    if (rc != SQLITE_OK || bw_store_harden(db, BW_AUDIT_BUSY_MS, &what) != 0)
         goto fail;
     what = "journal_mode=WAL";
     if (pragma_is(db, "PRAGMA journal_mode=WAL", "wal") != 0)
@@ -332,7 +288,7 @@ sqlite3 *bw_audit_open_readonly(const char *path, char *err, size_t errlen)
         return NULL;
     }
     rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK || harden(db, &what) != 0)
+    if (rc != SQLITE_OK || bw_store_harden(db, BW_AUDIT_BUSY_MS, &what) != 0)
         goto fail;
     what = "query_only";
     if (exec_const(db, "PRAGMA query_only=ON") != 0)

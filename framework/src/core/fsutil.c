@@ -1,8 +1,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "bulwark/err.h"
 #include "bulwark/fsutil.h"
 
 int bw_fs_write_all(int fd, const void *buf, size_t len)
@@ -40,4 +42,29 @@ int bw_fs_sync_parent(const char *path)
     rc = fsync(fd);
     (void)close(fd);
     return rc;
+}
+
+/* The fchmod undoes whatever the umask removed. */
+int bw_fs_create_private(const char *path, char *err, size_t errlen)
+{
+    int fd;
+
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return 0;
+        bw_err_set(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fchmod(fd, 0600) != 0) {
+        bw_err_set(err, errlen, "%s: chmod 0600: %s", path, strerror(errno));
+        (void)close(fd);
+        (void)unlink(path);
+        return -1;
+    }
+    if (close(fd) != 0) {
+        bw_err_set(err, errlen, "%s: close: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

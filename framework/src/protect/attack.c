@@ -6,6 +6,7 @@
  * fixed distance (LOOK) around each byte, so a scan is linear in the bytes scanned. The
  * buffer holds lower-case ASCII after normalisation, so every literal here is lower case. */
 #include "bulwark/attack.h"
+#include "bulwark/text.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -23,17 +24,6 @@ typedef struct span {
 
 /* ---- normalisation ---------------------------------------------------------------------- */
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes valid %XX escapes in place and leaves anything else as it is. Returns the new
  * length (never more than n: the output index never passes the input index). */
 static size_t percent_decode(unsigned char *b, size_t n)
@@ -42,7 +32,7 @@ static size_t percent_decode(unsigned char *b, size_t n)
 
     while (i < n) {
         if (b[i] == '%' && n - i >= 3) {
-            int hi = hex_value(b[i + 1]), lo = hex_value(b[i + 2]);
+            int hi = bw_hex_digit(b[i + 1]), lo = bw_hex_digit(b[i + 2]);
             if (hi >= 0 && lo >= 0) {
                 b[o++] = (unsigned char)(hi * 16 + lo);
                 i += 3;

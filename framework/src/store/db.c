@@ -1,5 +1,6 @@
 /* Per-thread SQLite connections with hardened settings, and small helpers around them. */
 #include "bulwark/err.h"
+#include "bulwark/fsutil.h"
 #include "bulwark/store.h"
 
 #include <errno.h>
@@ -96,7 +97,7 @@ static int set_pragma(sqlite3 *db, const char *set_sql, const char *get_sql, int
     return 0;
 }
 
-static int configure(sqlite3 *db, int busy_timeout_ms, const char **what)
+int bw_store_harden(sqlite3 *db, int busy_timeout_ms, const char **what)
 {
     int v = -1;
 
@@ -114,6 +115,16 @@ static int configure(sqlite3 *db, int busy_timeout_ms, const char **what)
     *what = "busy timeout";
     if (sqlite3_busy_timeout(db, busy_timeout_ms) != SQLITE_OK)
         return -1;
+    *what = "trusted_schema=OFF";
+    if (set_pragma(db, "PRAGMA trusted_schema=OFF", "PRAGMA trusted_schema", 0) != 0)
+        return -1;
+    return 0;
+}
+
+static int configure(sqlite3 *db, int busy_timeout_ms, const char **what)
+{
+    if (bw_store_harden(db, busy_timeout_ms, what) != 0)
+        return -1;
     *what = "journal_mode=WAL";
     if (set_wal(db) != 0)
         return -1;
@@ -122,9 +133,6 @@ static int configure(sqlite3 *db, int busy_timeout_ms, const char **what)
         return -1;
     *what = "synchronous=NORMAL";
     if (set_pragma(db, "PRAGMA synchronous=NORMAL", "PRAGMA synchronous", 1) != 0)
-        return -1;
-    *what = "trusted_schema=OFF";
-    if (set_pragma(db, "PRAGMA trusted_schema=OFF", "PRAGMA trusted_schema", 0) != 0)
         return -1;
     return 0;
 }
@@ -211,31 +219,6 @@ static sqlite3 *thread_conn(bw_store *s, char *err, size_t errlen)
     return db;
 }
 
-/* Creates path with mode 0600 if missing; the fchmod undoes whatever the umask removed. */
-static int create_file(const char *path, char *err, size_t errlen)
-{
-    int fd;
-
-    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            return 0;
-        bw_err_set(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fchmod(fd, 0600) != 0) {
-        bw_err_set(err, errlen, "%s: chmod 0600: %s", path, strerror(errno));
-        (void)close(fd);
-        (void)unlink(path);
-        return -1;
-    }
-    if (close(fd) != 0) {
-        bw_err_set(err, errlen, "%s: close: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 int bw_store_open(const char *path, int busy_timeout_ms, bw_store **out, char *err, size_t errlen)
 {
     bw_store *s;
@@ -258,7 +241,7 @@ int bw_store_open(const char *path, int busy_timeout_ms, bw_store **out, char *e
         bw_err_set(err, errlen, "SQLite was built without thread support");
         return -1;
     }
-    if (create_file(path, err, errlen) != 0)
+    if (bw_fs_create_private(path, err, errlen) != 0)
         return -1;
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
