@@ -224,6 +224,22 @@ bool bw_stage_ban(bw_ctx *c)
     return false;
 }
 
+/* The ban.* key whose threshold an offence of this kind counts toward. */
+static const char *offence_reason(bw_offence kind)
+{
+    switch (kind) {
+    case BW_OFFENCE_AUTH_FAILURE:
+        return "auto: auth_failures";
+    case BW_OFFENCE_RATE_LIMITED:
+        return "auto: rate_limited";
+    case BW_OFFENCE_VALIDATION:
+        return "auto: validation_failures";
+    case BW_OFFENCE_ATTACK:
+        break;
+    }
+    return "auto: attacks";
+}
+
 void bw_stage_offend(bw_ctx *c, bw_offence kind)
 {
     char addr[BW_BAN_ADDRESS_SIZE];
@@ -235,7 +251,7 @@ void bw_stage_offend(bw_ctx *c, bw_offence kind)
         return;
     if (bw_ban_address(&c->req.client_addr, addr, sizeof(addr)) < 0)
         addr[0] = '\0';
-    bw_log_field d[] = {BW_LOG_S("reason", "auto"), BW_LOG_I("count", (long long)kind),
+    bw_log_field d[] = {BW_LOG_S("reason", offence_reason(kind)),
                         BW_LOG_I("duration_s", c->srv->cfg->ban.duration_s)};
     (void)bw_audit_req(&c->req, "ban.added", BW_AUDIT_SUCCESS, addr, d, sizeof(d) / sizeof(d[0]));
 }
