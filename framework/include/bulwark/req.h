@@ -40,8 +40,16 @@ const char *bw_req_query(const bw_req *req, const char *name);
 size_t bw_req_query_count(const bw_req *req);
 int bw_req_query_at(const bw_req *req, size_t i, const char **name, const char **value);
 
-/* Value of request header `name` (case-insensitive), or NULL. */
+/* Value of request header `name` (case-insensitive), or NULL. With several lines of that
+ * name, the first. */
 const char *bw_req_header(const bw_req *req, const char *name);
+
+/* How many lines of header `name` (case-insensitive) the request has. */
+size_t bw_req_header_count(const bw_req *req, const char *name);
+
+/* Every line of header `name` joined with ", " (RFC 9110 5.3), allocated in req's arena;
+ * *len gets its length. NULL (and *len 0) when there is none or the arena is full. */
+const char *bw_req_header_joined(bw_req *req, const char *name, size_t *len);
 
 /* The request body, read by the framework within the route's size limit
  * before the handler runs. *len is 0 and *body "" when there is none. */

@@ -83,6 +83,44 @@ const char *bw_req_header(const bw_req *req, const char *name)
     return NULL;
 }
 
+size_t bw_req_header_count(const bw_req *req, const char *name)
+{
+    size_t n = 0;
+
+    for (int i = 0; req->ri != NULL && i < req->ri->num_headers; i++)
+        n += strcasecmp(req->ri->http_headers[i].name, name) == 0;
+    return n;
+}
+
+const char *bw_req_header_joined(bw_req *req, const char *name, size_t *len)
+{
+    const struct mg_request_info *ri = req->ri;
+    size_t total = 0;
+    char *out;
+
+    *len = 0;
+    for (int i = 0; ri != NULL && i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, name) == 0)
+            total += strlen(ri->http_headers[i].value) + 2;
+    }
+    if (total == 0 || (out = bw_arena_alloc(req->arena, total + 1)) == NULL)
+        return NULL;
+    for (int i = 0; i < ri->num_headers; i++) {
+        if (strcasecmp(ri->http_headers[i].name, name) == 0) {
+            size_t vlen = strlen(ri->http_headers[i].value);
+
+            if (*len > 0) {
+                memcpy(out + *len, ", ", 2);
+                *len += 2;
+            }
+            memcpy(out + *len, ri->http_headers[i].value, vlen);
+            *len += vlen;
+        }
+    }
+    out[*len] = '\0';
+    return out;
+}
+
 void bw_req_body(const bw_req *req, const char **body, size_t *len)
 {
     *body = req->body != NULL ? req->body : "";

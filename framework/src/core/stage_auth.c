@@ -22,15 +22,6 @@ static bool unauthenticated(bw_ctx *c, bool invalid)
     return false;
 }
 
-static int header_count(const bw_ctx *c, const char *name)
-{
-    int n = 0;
-
-    for (int i = 0; i < c->req.ri->num_headers; i++)
-        n += strcasecmp(c->req.ri->http_headers[i].name, name) == 0;
-    return n;
-}
-
 static bool is_safe_method(const char *m)
 {
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
@@ -52,7 +43,8 @@ bool bw_stage_authenticate(bw_ctx *c)
                         cookie != NULL ? strlen(cookie) : 0, &cred);
     /* Authorization is single-valued, and a user agent sends one Cookie line:
      * with two, which one a proxy acted on is unknowable. */
-    if (header_count(c, "Authorization") > 1 || header_count(c, "Cookie") > 1)
+    if (bw_req_header_count(&c->req, "Authorization") > 1 ||
+        bw_req_header_count(&c->req, "Cookie") > 1)
         cred.kind = BW_CREDENTIAL_BAD;
     if (cred.kind == BW_CREDENTIAL_NONE || cred.kind == BW_CREDENTIAL_BAD)
         return c->route->public ? true : unauthenticated(c, cred.kind == BW_CREDENTIAL_BAD);

@@ -137,40 +137,6 @@ bool bw_stage_rate_principal(bw_ctx *c)
     return rate_check(c, &c->srv->route_rates[idx], "route", key, n + sizeof(idx));
 }
 
-/* Every line of header `name` joined with ", " (RFC 9110 5.3), from the
- * arena, or NULL when there is none. Every line counts: a proxy that adds
- * its own line after the client's is the one to believe. */
-static const char *joined_header(bw_ctx *c, const char *name, size_t *len)
-{
-    const struct mg_request_info *ri = c->req.ri;
-    size_t total = 0, n = 0;
-    char *out;
-
-    for (int i = 0; i < ri->num_headers; i++) {
-        if (strcasecmp(ri->http_headers[i].name, name) == 0) {
-            total += strlen(ri->http_headers[i].value) + 2;
-            n++;
-        }
-    }
-    *len = 0;
-    if (n == 0 || (out = bw_arena_alloc(c->req.arena, total + 1)) == NULL)
-        return NULL;
-    for (int i = 0; i < ri->num_headers; i++) {
-        if (strcasecmp(ri->http_headers[i].name, name) == 0) {
-            size_t vlen = strlen(ri->http_headers[i].value);
-
-            if (*len > 0) {
-                memcpy(out + *len, ", ", 2);
-                *len += 2;
-            }
-            memcpy(out + *len, ri->http_headers[i].value, vlen);
-            *len += vlen;
-        }
-    }
-    out[*len] = '\0';
-    return out;
-}
-
 /* The client's address: the TCP peer, unless the peer is a trusted proxy
  * (server.trusted_proxies), whose forwarding header then names it. From any
  * other peer the headers are ignored, so they cannot pick a rate-limit key. */
@@ -189,11 +155,15 @@ void bw_stage_resolve_client(bw_ctx *c)
     if (px->ntrusted == 0 || !bw_cidr_list_contains(px->trusted, px->ntrusted, &peer_addr))
         return;
     {
+        /* Every line counts: a proxy that adds its own line after the client's is the one
+         * to believe. */
         size_t xlen = 0, flen = 0;
-        const char *xff =
-            px->header == BW_NETADDR_HEADER_XFF ? joined_header(c, "X-Forwarded-For", &xlen) : NULL;
-        const char *fwd =
-            px->header == BW_NETADDR_HEADER_FORWARDED ? joined_header(c, "Forwarded", &flen) : NULL;
+        const char *xff = px->header == BW_NETADDR_HEADER_XFF
+                              ? bw_req_header_joined(&c->req, "X-Forwarded-For", &xlen)
+                              : NULL;
+        const char *fwd = px->header == BW_NETADDR_HEADER_FORWARDED
+                              ? bw_req_header_joined(&c->req, "Forwarded", &flen)
+                              : NULL;
 
         if (bw_netaddr_client(&peer_addr, px, xff, xlen, fwd, flen, &c->req.client_addr) != 1)
             return;
