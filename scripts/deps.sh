@@ -28,6 +28,7 @@ cmds=(
   "clang-tidy:clang-tidy"
   "cppcheck:cppcheck"
   "slowhttptest:slowhttptest"
+  "oathtool:oathtool"
 )
 
 missing=()
