@@ -4,6 +4,8 @@
  * that `notes user ...` uses. */
 #include <string.h>
 
+#include <sodium.h>
+
 #include "app.h"
 
 #define ADMIN_PAGE_DEFAULT 20
@@ -139,13 +141,23 @@ int admin_users_update(bw_req *req, bw_res *res)
     bw_auth *auth = bw_req_auth(req);
     const char *why = NULL;
     bw_auth_status st = BW_AUTH_OK;
+    char hash[BW_PASSWORD_HASH_MAX] = "";
     long long id;
 
     if (bw_req_param_int(req, "id", &id) != 0)
         return bw_res_problem(res, 404, NULL);
+    /* The password is hashed (one Argon2id run) before the write lock is taken. */
+    if (json_is_string(pw)) {
+        st = bw_auth_password_prepare(auth, db, id, json_string_value(pw), json_string_length(pw),
+                                      hash, &why);
+        if (st != BW_AUTH_OK)
+            return status_problem(res, st, why);
+    }
     /* All changes in one transaction: a refused part leaves the user as it was. */
-    if (bw_store_tx_begin(db) != 0)
+    if (bw_store_tx_begin(db) != 0) {
+        sodium_memzero(hash, sizeof(hash));
         return bw_res_problem(res, 500, NULL);
+    }
     if (roles != NULL) {
         char text[BW_USER_ROLES_MAX];
 
@@ -156,8 +168,8 @@ int admin_users_update(bw_req *req, bw_res *res)
     if (st == BW_AUTH_OK && json_is_boolean(disabled))
         st = bw_auth_user_set_disabled(auth, db, id, json_is_true(disabled));
     if (st == BW_AUTH_OK && json_is_string(pw))
-        st = bw_auth_user_set_password(auth, db, id, json_string_value(pw), json_string_length(pw),
-                                       &why);
+        st = bw_auth_user_set_password_hash(auth, db, id, hash);
+    sodium_memzero(hash, sizeof(hash));
     if (st != BW_AUTH_OK || bw_store_tx_commit(db) != 0) {
         bw_store_tx_rollback(db);
         return status_problem(res, st == BW_AUTH_OK ? BW_AUTH_FAILED : st,

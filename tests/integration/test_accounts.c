@@ -180,9 +180,26 @@ static void test_admin_users(void **state)
     json_decref(doc);
     json_decref(call(f, carol, "GET", "/v1/notes", NULL, 401));
     free(carol);
-    json_decref(call(f, f->adam, "PATCH", path, "{\"disabled\":true}", 200));
+    carol = NULL;
+    /* A password change (hashed before the write lock) takes effect at once; a refused one,
+     * sent with a role change, changes neither. */
+    json_decref(call(f, f->adam, "PATCH", path, "{\"password\":\"a brand new passphrase\"}", 200));
     long status = 0;
     assert_int_equal(bw_test_login(f->srv, "carol", "a long enough one", &carol, &status), -1);
+    assert_int_equal(status, 401);
+    assert_int_equal(bw_test_login(f->srv, "carol", "a brand new passphrase", &carol, NULL), 0);
+    free(carol);
+    carol = NULL;
+    json_decref(
+        call(f, f->adam, "PATCH", path, "{\"password\":\"carol\", \"roles\":[\"admin\"]}", 400));
+    doc = call(f, f->adam, "GET", path, NULL, 200);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(doc, "roles"), 0)),
+                        "editor");
+    json_decref(doc);
+    assert_int_equal(bw_test_login(f->srv, "carol", "a brand new passphrase", &carol, NULL), 0);
+    free(carol);
+    json_decref(call(f, f->adam, "PATCH", path, "{\"disabled\":true}", 200));
+    assert_int_equal(bw_test_login(f->srv, "carol", "a brand new passphrase", &carol, &status), -1);
     assert_int_equal(status, 401);
     json_decref(call(f, f->adam, "GET", "/v1/admin/users/999999", NULL, 404));
     /* An editor is not an admin. */

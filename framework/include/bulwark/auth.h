@@ -20,6 +20,7 @@
 
 #include "bulwark/apikey.h"
 #include "bulwark/config.h"
+#include "bulwark/password.h"
 #include "bulwark/rbac.h"
 #include "bulwark/req.h"
 #include "bulwark/res.h"
@@ -103,6 +104,15 @@ bw_auth_status bw_auth_user_create(bw_auth *a, sqlite3 *db, const char *name, si
                                    const char **why);
 bw_auth_status bw_auth_user_set_password(bw_auth *a, sqlite3 *db, long long id, const char *pw,
                                          size_t pwlen, const char **why);
+/* The two halves of bw_auth_user_set_password, so a caller can hash (slow: one Argon2id
+ * run) before taking the write lock and store inside its transaction: the policy check and
+ * hash of pw for user id into hash (wiped by the caller), then the store and the end of the
+ * user's sessions. */
+bw_auth_status bw_auth_password_prepare(bw_auth *a, sqlite3 *db, long long id, const char *pw,
+                                        size_t pwlen, char hash[BW_PASSWORD_HASH_MAX],
+                                        const char **why);
+bw_auth_status bw_auth_user_set_password_hash(bw_auth *a, sqlite3 *db, long long id,
+                                              const char *hash);
 bw_auth_status bw_auth_user_set_roles(bw_auth *a, sqlite3 *db, long long id, const char *roles,
                                       const char **why);
 bw_auth_status bw_auth_user_set_disabled(bw_auth *a, sqlite3 *db, long long id, bool disabled);

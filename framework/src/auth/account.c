@@ -86,22 +86,35 @@ static bw_auth_status changed(int rc, sqlite3 *db, long long id)
     return end_sessions(db, id);
 }
 
-bw_auth_status bw_auth_user_set_password(bw_auth *a, sqlite3 *db, long long id, const char *pw,
-                                         size_t pwlen, const char **why)
+bw_auth_status bw_auth_password_prepare(bw_auth *a, sqlite3 *db, long long id, const char *pw,
+                                        size_t pwlen, char hash[BW_PASSWORD_HASH_MAX],
+                                        const char **why)
 {
-    char hash[BW_PASSWORD_HASH_MAX];
     bw_user u;
-    bw_auth_status st;
     int rc = bw_user_get(db, id, &u);
 
     if (rc <= 0)
         return rc < 0 ? BW_AUTH_FAILED : BW_AUTH_NOT_FOUND;
-    st = hash_password(a, u.name, pw, pwlen, hash, why);
-    if (st != BW_AUTH_OK)
-        return st;
-    rc = bw_user_set_password_hash(db, id, hash);
+    return hash_password(a, u.name, pw, pwlen, hash, why);
+}
+
+bw_auth_status bw_auth_user_set_password_hash(bw_auth *a, sqlite3 *db, long long id,
+                                              const char *hash)
+{
+    (void)a;
+    return changed(bw_user_set_password_hash(db, id, hash), db, id);
+}
+
+bw_auth_status bw_auth_user_set_password(bw_auth *a, sqlite3 *db, long long id, const char *pw,
+                                         size_t pwlen, const char **why)
+{
+    char hash[BW_PASSWORD_HASH_MAX];
+    bw_auth_status st = bw_auth_password_prepare(a, db, id, pw, pwlen, hash, why);
+
+    if (st == BW_AUTH_OK)
+        st = bw_auth_user_set_password_hash(a, db, id, hash);
     sodium_memzero(hash, sizeof(hash));
-    return changed(rc, db, id);
+    return st;
 }
 
 bw_auth_status bw_auth_user_set_roles(bw_auth *a, sqlite3 *db, long long id, const char *roles,
