@@ -526,6 +526,34 @@ static void test_threads_no_interleave(void **state)
     free(all);
 }
 
+/* A noisy source gets per_second lines a second; what it loses is reported once, with the
+ * first line allowed afterwards. */
+static void test_budget(void **state)
+{
+    bw_log_budget b = {.per_second = 3};
+    unsigned long dropped = 99;
+
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(bw_log_budget_take(&b, 100, &dropped), 1);
+        assert_int_equal(dropped, 0);
+    }
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(bw_log_budget_take(&b, 100, &dropped), 0);
+    /* the next second: a fresh budget, and the five lost lines reported once */
+    assert_int_equal(bw_log_budget_take(&b, 101, &dropped), 1);
+    assert_int_equal(dropped, 5);
+    assert_int_equal(bw_log_budget_take(&b, 101, &dropped), 1);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(bw_log_budget_take(&b, 101, &dropped), 1);
+    assert_int_equal(bw_log_budget_take(&b, 101, &dropped), 0);
+    /* a second with nothing dropped before reports nothing */
+    assert_int_equal(bw_log_budget_take(&b, 205, &dropped), 1);
+    assert_int_equal(dropped, 1);
+    assert_int_equal(bw_log_budget_take(&b, 206, &dropped), 1);
+    assert_int_equal(dropped, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_level_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_no_interleave, setup, teardown),
+        cmocka_unit_test(test_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #ifndef BULWARK_LOG_H
 #define BULWARK_LOG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 typedef enum bw_log_level { BW_LOG_DEBUG, BW_LOG_INFO, BW_LOG_WARN, BW_LOG_ERROR } bw_log_level;
@@ -57,5 +58,20 @@ void bw_log(bw_log_level l, const char *event, const bw_log_field *fields, size_
 
 /* bw_log() with one string field, "msg". */
 void bw_log_msg(bw_log_level l, const char *event, const char *msg);
+
+/* A budget of lines per second for a source an attacker can make noisy (CivetWeb's own
+ * messages: one per refused connection). Zero-initialise it with per_second set. */
+typedef struct bw_log_budget {
+    unsigned per_second;
+    _Atomic long long second; /* the second the budget is counting */
+    _Atomic unsigned used;
+    _Atomic unsigned long dropped; /* lines refused and not yet reported */
+} bw_log_budget;
+
+/* Takes one line from b at Unix second now_s: 1 when it may be written, 0 when the second's
+ * budget is spent (the line is counted as dropped). On the first line allowed after some were
+ * dropped, *dropped gets their number (else 0), for the caller to log once. Thread-safe
+ * (lock-free; at a second's boundary a few lines more or fewer may pass). */
+int bw_log_budget_take(bw_log_budget *b, long long now_s, unsigned long *dropped);
 
 #endif

@@ -166,9 +166,20 @@ static int external_ssl_ctx(void **ssl_ctx, void *user_data)
     return 1;
 }
 
+/* CivetWeb logs one line per connection the per-address cap refuses: an attacker could
+ * flood the log, so its messages get a budget per second and a count of what was dropped. */
+static bw_log_budget civetweb_budget = {.per_second = 20};
+
 static int log_message(const struct mg_connection *conn, const char *msg)
 {
+    unsigned long dropped;
+
     (void)conn;
+    if (!bw_log_budget_take(&civetweb_budget, bw_clock_unix(), &dropped))
+        return 1;
+    if (dropped > 0)
+        bw_log(BW_LOG_WARN, "civetweb.messages_dropped",
+               (bw_log_field[]){BW_LOG_I("count", (long long)dropped)}, 1);
     bw_log(BW_LOG_WARN, "civetweb.message", (bw_log_field[]){BW_LOG_S("msg", msg)}, 1);
     return 1; /* handled: CivetWeb writes nothing itself */
 }

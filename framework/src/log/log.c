@@ -272,3 +272,19 @@ void bw_log_msg(bw_log_level l, const char *event, const char *msg)
     const bw_log_field f = BW_LOG_S("msg", msg);
     bw_log(l, event, &f, 1);
 }
+
+int bw_log_budget_take(bw_log_budget *b, long long now_s, unsigned long *dropped)
+{
+    long long seen = atomic_load(&b->second);
+
+    *dropped = 0;
+    /* The first thread into a new second resets the count; the others see it reset. */
+    if (seen != now_s && atomic_compare_exchange_strong(&b->second, &seen, now_s))
+        atomic_store(&b->used, 0);
+    if (atomic_fetch_add(&b->used, 1) >= b->per_second) {
+        atomic_fetch_add(&b->dropped, 1);
+        return 0;
+    }
+    *dropped = atomic_exchange(&b->dropped, 0);
+    return 1;
+}
