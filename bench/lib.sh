@@ -1,4 +1,5 @@
-# Shell helpers shared by the benchmark runners (bench/run.sh, bench/validate.sh). Sourced.
+# Shell helpers shared by the benchmark runners (bench/run.sh, validate.sh, ratelimit.sh).
+# Sourced.
 
 free_port() { # a TCP port on 127.0.0.1 that nothing listens on
   local p
@@ -33,4 +34,11 @@ rate() { awk -v o="${OPS[$1]}" -v s="${SECS_SUM[$1]}" 'BEGIN { printf "%.0f", o 
 cpu_us() { # key [printf format]
   awk -v t="${TICKS[$1]}" -v o="${OPS[$1]}" -v hz="$HZ" -v f="${2:-%.0f}" \
     'BEGIN { printf f, o ? t * 1e6 / hz / o : 0 }'
+}
+
+child_secs() { # writes to $TMP/secs the user+system seconds of this shell's finished children
+  # `times` must run in this shell, not in a command substitution's subshell.
+  times >"$TMP/times"
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/);
+                 printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$TMP/times" >"$TMP/secs"
 }

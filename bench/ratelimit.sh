@@ -152,13 +152,6 @@ echo "  (checked: /healthz and /v1/auth/me answer 200 on both; the login route's
 
 # --- measurements -------------------------------------------------------------------
 HZ=$(getconf CLK_TCK)
-child_secs() { # writes to $TMP/secs the user+system seconds of this shell's finished children
-  # `times` must run in this shell, not in a command substitution's subshell.
-  times >"$TMP/times"
-  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/);
-                 printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$TMP/times" >"$TMP/secs"
-}
-
 declare -A OPS SECS_SUM TICKS LAST RATIOS
 ERRORS=0
 NOISY=0

@@ -106,13 +106,6 @@ echo "  /noschema  bench/validate_schemas/open.json: $(tr -s ' \n' ' ' <"$ROOT/b
 
 # --- measurements --------------------------------------------------------------
 HZ=$(getconf CLK_TCK)
-child_secs() { # writes to $TMP/secs the user+system seconds of this shell's finished children
-  # `times` must run in this shell, not in a command substitution's subshell.
-  times >"$TMP/times"
-  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/);
-                         printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$TMP/times" >"$TMP/secs"
-}
-
 declare -A OPS SECS_SUM TICKS LAST
 ERRORS=0
 NOISY=0
