@@ -537,6 +537,57 @@ static void test_exec_script(void **state)
     bw_store_close(s);
 }
 
+/* Sums the first column; stops at a row holding `stop`, fails at one holding `fail`. */
+typedef struct summer {
+    long long sum, stop, fail;
+} summer;
+
+static int sum_row(sqlite3_stmt *st, void *ud)
+{
+    summer *m = ud;
+    long long v = sqlite3_column_int64(st, 0);
+
+    if (v == m->fail)
+        return -1;
+    m->sum += v;
+    return v == m->stop ? 1 : 0;
+}
+
+static void test_each_row(void **state)
+{
+    fixture *f = *state;
+    char err[256] = "";
+    sqlite3_stmt *st;
+    sqlite3 *db;
+    bw_store *s;
+    static const char q[] = "SELECT x FROM t ORDER BY x";
+
+    assert_int_equal(bw_store_open(f->db, 0, &s, err, sizeof(err)), 0);
+    db = bw_store_conn(s);
+    assert_int_equal(
+        bw_store_exec_script(db, "CREATE TABLE t (x INTEGER) STRICT;", 34, err, sizeof(err)), 0);
+    /* no rows */
+    summer m = {0, -1, -1};
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(bw_store_each_row(st, sum_row, &m), 0);
+    assert_int_equal(
+        bw_store_exec_script(db, "INSERT INTO t VALUES (1),(2),(3),(4);", 37, err, sizeof(err)), 0);
+    /* every row */
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(bw_store_each_row(st, sum_row, &m), 4);
+    assert_int_equal(m.sum, 10);
+    /* stop at 2: two rows handed over, the rest never read */
+    m = (summer){0, 2, -1};
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(bw_store_each_row(st, sum_row, &m), 2);
+    assert_int_equal(m.sum, 3);
+    /* the reader fails at 3: the whole call fails */
+    m = (summer){0, -1, 3};
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(bw_store_each_row(st, sum_row, &m), -1);
+    bw_store_close(s);
+}
+
 static void test_null_store(void **state)
 {
     (void)state;
@@ -561,6 +612,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relative_path_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_script, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each_row, setup, teardown),
         cmocka_unit_test(test_null_store),
     };
 

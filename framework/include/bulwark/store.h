@@ -64,6 +64,11 @@ int bw_store_exec_script(sqlite3 *db, const char *sql, size_t len, char *err, si
  * either way. */
 int bw_store_run(sqlite3_stmt *st);
 
+/* Steps st, a query, calling row(st, ud) for each row: row returns 0 to go on, 1 to stop
+ * (the row counts), -1 on an error. Finalizes st either way. Returns the number of rows
+ * handed to row, or -1 when a step, the finalize or row failed. */
+int bw_store_each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *ud), void *ud);
+
 /* BEGIN IMMEDIATE: takes the write lock now (waiting up to the busy timeout), so a
  * read-then-write transaction cannot fail half-way with SQLITE_BUSY. 0 or -1. */
 int bw_store_tx_begin(sqlite3 *db);

@@ -360,12 +360,28 @@ int bw_apikey_revoke(sqlite3 *db, const char *id, long long now)
     return sqlite3_changes(db) > 0 ? 1 : 0;
 }
 
+/* bw_apikey_list's row reader: one key to the caller's function. */
+typedef struct key_lister {
+    int (*fn)(const bw_apikey_info *k, void *ud);
+    void *ud;
+} key_lister;
+
+static int list_key(sqlite3_stmt *st, void *arg)
+{
+    const key_lister *l = arg;
+    bw_apikey_info k;
+
+    if (read_row(st, &k) != 0)
+        return -1;
+    return l->fn(&k, l->ud) != 0 ? 1 : 0;
+}
+
 int bw_apikey_list(sqlite3 *db, long long user_id, int (*fn)(const bw_apikey_info *k, void *ud),
                    void *ud)
 {
     sqlite3_stmt *st = NULL;
-    bw_apikey_info k;
-    int rc, count = 0, ret;
+    key_lister l = {fn, ud};
+    int rc;
 
     if (db == NULL || fn == NULL)
         return -1;
@@ -384,19 +400,5 @@ int bw_apikey_list(sqlite3 *db, long long user_id, int (*fn)(const bw_apikey_inf
         (void)sqlite3_finalize(st);
         return -1;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (read_row(st, &k) != 0) {
-            rc = SQLITE_ERROR;
-            break;
-        }
-        count++;
-        if (fn(&k, ud) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    ret = rc == SQLITE_DONE ? count : -1;
-    if (sqlite3_finalize(st) != SQLITE_OK && rc == SQLITE_DONE)
-        ret = -1;
-    return ret;
+    return bw_store_each_row(st, list_key, &l);
 }

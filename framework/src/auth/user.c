@@ -255,12 +255,27 @@ int bw_user_set_disabled(sqlite3 *db, long long id, bool disabled)
                         disabled ? 1 : 0);
 }
 
+/* bw_user_list's row reader: one user to the caller's function. */
+typedef struct user_lister {
+    int (*fn)(const bw_user *u, void *ud);
+    void *ud;
+} user_lister;
+
+static int list_user(sqlite3_stmt *st, void *arg)
+{
+    const user_lister *l = arg;
+    bw_user u;
+
+    if (read_row(st, &u) != 0)
+        return -1;
+    return l->fn(&u, l->ud) != 0 ? 1 : 0;
+}
+
 int bw_user_list(sqlite3 *db, long long after_id, int limit, int (*fn)(const bw_user *u, void *ud),
                  void *ud)
 {
     sqlite3_stmt *st = NULL;
-    bw_user u;
-    int rc, count = 0, ret;
+    user_lister l = {fn, ud};
 
     if (db == NULL || fn == NULL || limit < 0)
         return -1;
@@ -275,19 +290,5 @@ int bw_user_list(sqlite3 *db, long long after_id, int limit, int (*fn)(const bw_
         (void)sqlite3_finalize(st);
         return -1;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (read_row(st, &u) != 0) {
-            rc = SQLITE_ERROR;
-            break;
-        }
-        count++;
-        if (fn(&u, ud) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    ret = rc == SQLITE_DONE ? count : -1;
-    if (sqlite3_finalize(st) != SQLITE_OK && rc == SQLITE_DONE)
-        ret = -1;
-    return ret;
+    return bw_store_each_row(st, list_user, &l);
 }

@@ -407,6 +407,28 @@ int bw_store_exec_script(sqlite3 *db, const char *sql, size_t len, char *err, si
     return 0;
 }
 
+int bw_store_each_row(sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *ud), void *ud)
+{
+    int rc, count = 0, ret;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int r = row(st, ud);
+        if (r < 0) {
+            rc = SQLITE_ERROR;
+            break;
+        }
+        count++;
+        if (r > 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    ret = rc == SQLITE_DONE ? count : -1;
+    if (sqlite3_finalize(st) != SQLITE_OK && rc == SQLITE_DONE)
+        ret = -1;
+    return ret;
+}
+
 int bw_store_run(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
