@@ -47,6 +47,8 @@ struct bw_srv {
     char *tmp;
     char *data_dir;
     char *stderr_path;
+    char *stdout_path;
+    const char *const *opts_env; /* bw_srv_opts.env, for a restart */
     /* The client side's view of the server: the one place to change for https. */
     const char *scheme;
     const char *host;
@@ -312,8 +314,9 @@ static char **make_env(const char *const *first, const char *const *second)
     return env;
 }
 
+/* out_mode: O_TRUNC for a fresh capture, O_APPEND to keep what an earlier run wrote. */
 static int spawn_notes(const char *const *args, char **env, const char *in_path,
-                       const char *out_path, const char *err_path, pid_t *pid)
+                       const char *out_path, const char *err_path, int out_mode, pid_t *pid)
 {
     size_t nargs = list_len(args);
     char **argv = calloc(nargs + 2, sizeof *argv);
@@ -328,9 +331,9 @@ static int spawn_notes(const char *const *args, char **env, const char *in_path,
     if (rc == 0) {
         if (posix_spawn_file_actions_addopen(&fa, 0, in_path != NULL ? in_path : "/dev/null",
                                              O_RDONLY, 0) != 0 ||
-            posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC,
+            posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | out_mode,
                                              0600) != 0 ||
-            posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC,
+            posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | out_mode,
                                              0600) != 0)
             rc = -1;
         else
@@ -406,7 +409,7 @@ static int run_with(const char *const *argv, const char *const *ours, const char
     bool in_ok =
         input == NULL || (in_path != NULL && write_file(in_path, input, strlen(input)) == 0);
     if (out_path && err_path && cenv && in_ok &&
-        spawn_notes(argv, cenv, in_path, out_path, err_path, &pid) == 0) {
+        spawn_notes(argv, cenv, in_path, out_path, err_path, O_TRUNC, &pid) == 0) {
         int code = -1;
         int w = wait_pid(pid, timeout_ms, &code);
         if (w == 0) {
@@ -561,6 +564,7 @@ static void srv_free(bw_srv *srv)
     free(srv->client_key);
     free(srv->config_path);
     free(srv->stderr_path);
+    free(srv->stdout_path);
     free(srv);
 }
 
@@ -616,6 +620,47 @@ static int init_data_dir(const char *data_dir)
     return rc;
 }
 
+/* Starts `notes serve` for srv on a free port and waits for /healthz, trying another port
+ * when the chosen one was taken meanwhile. mode: O_TRUNC or O_APPEND for the captured output.
+ * 0, or -1 after printing the server's output. */
+static int serve(bw_srv *srv, int mode)
+{
+    for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+        char e_data[4200], e_listen[64], e_config[4200];
+        if (bw_free_port(&srv->port) != 0)
+            break;
+        int n1 = snprintf(e_data, sizeof e_data, "BULWARK_DATA_DIR=%s", srv->data_dir);
+        int n2 = snprintf(e_listen, sizeof e_listen, "BULWARK_LISTEN=%s:%u", srv->host,
+                          (unsigned)srv->port);
+        int n3 = snprintf(e_config, sizeof e_config, "BULWARK_CONFIG=%s",
+                          srv->config_path != NULL ? srv->config_path : "");
+        if (n1 < 0 || (size_t)n1 >= sizeof e_data || n2 < 0 || (size_t)n2 >= sizeof e_listen ||
+            n3 < 0 || (size_t)n3 >= sizeof e_config)
+            break;
+        const char *ours[] = {e_data, e_listen, srv->config_path != NULL ? e_config : NULL, NULL};
+        char **env = make_env(ours, srv->opts_env);
+        const char *args[] = {"serve", NULL};
+        int rc =
+            env ? spawn_notes(args, env, NULL, srv->stdout_path, srv->stderr_path, mode, &srv->pid)
+                : -1;
+        free(env);
+        if (rc != 0)
+            break;
+        srv->exited = false;
+        int h = wait_healthy(srv);
+        if (h == 1)
+            return 0;
+        if (h < 0) {
+            print_server_output(srv, "server did not answer /healthz 200 in time");
+            kill_and_reap(srv->pid);
+            srv->exited = true;
+            break;
+        }
+        print_server_output(srv, "server exited during start-up");
+    }
+    return -1;
+}
+
 bw_srv *bw_srv_start(const bw_srv_opts *o)
 {
     static bool curl_ready;
@@ -658,42 +703,24 @@ bw_srv *bw_srv_start(const bw_srv_opts *o)
         return NULL;
     }
 
-    for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-        char e_data[4200], e_listen[64], e_config[4200];
-        if (bw_free_port(&srv->port) != 0)
-            break;
-        int n1 = snprintf(e_data, sizeof e_data, "BULWARK_DATA_DIR=%s", srv->data_dir);
-        int n2 = snprintf(e_listen, sizeof e_listen, "BULWARK_LISTEN=%s:%u", srv->host,
-                          (unsigned)srv->port);
-        int n3 = snprintf(e_config, sizeof e_config, "BULWARK_CONFIG=%s",
-                          srv->config_path != NULL ? srv->config_path : "");
-        if (n1 < 0 || (size_t)n1 >= sizeof e_data || n2 < 0 || (size_t)n2 >= sizeof e_listen ||
-            n3 < 0 || (size_t)n3 >= sizeof e_config)
-            break;
-        const char *ours[] = {e_data, e_listen, srv->config_path != NULL ? e_config : NULL, NULL};
-        char **env = make_env(ours, o ? o->env : NULL);
-        const char *args[] = {"serve", NULL};
-        int rc = env ? spawn_notes(args, env, NULL, out_path, srv->stderr_path, &srv->pid) : -1;
-        free(env);
-        if (rc != 0)
-            break;
-        srv->exited = false;
-        int h = wait_healthy(srv);
-        if (h == 1) {
-            free(out_path);
-            return srv;
-        }
-        if (h < 0) {
-            print_server_output(srv, "server did not answer /healthz 200 in time");
-            kill_and_reap(srv->pid);
-            srv->exited = true;
-            break;
-        }
-        print_server_output(srv, "server exited during start-up");
-    }
-    free(out_path);
+    srv->stdout_path = out_path;
+    srv->opts_env = o != NULL ? o->env : NULL;
+    if (serve(srv, O_TRUNC) == 0)
+        return srv;
     srv_free(srv);
     return NULL;
+}
+
+int bw_srv_restart(bw_srv *srv)
+{
+    if (!srv->exited) {
+        (void)kill(srv->pid, SIGTERM);
+        if (bw_srv_wait(srv, bw_shutdown_timeout_ms() + STOP_MARGIN_MS) < 0 && !srv->exited) {
+            kill_and_reap(srv->pid);
+            srv->exited = true;
+        }
+    }
+    return serve(srv, O_APPEND);
 }
 
 int bw_srv_signal(bw_srv *srv, int sig)
@@ -719,6 +746,8 @@ int bw_srv_stop(bw_srv *srv)
 {
     if (srv == NULL)
         return -1;
+    /* An exit the test already collected (bw_srv_wait) was expected: no output dump. */
+    bool collected = srv->exited;
     int code = -1;
     if (!srv->exited) {
         (void)kill(srv->pid, SIGTERM);
@@ -731,7 +760,7 @@ int bw_srv_stop(bw_srv *srv)
     } else {
         code = srv->exit_code;
     }
-    if (code != 0 && code != -1)
+    if (code != 0 && code != -1 && !collected)
         print_server_output(srv, "server exited non-zero");
     srv_free(srv);
     return code;

@@ -120,9 +120,16 @@ int bw_free_port(uint16_t *port);
 bw_srv *bw_srv_start(const bw_srv_opts *o);
 
 /* SIGTERM, then waits up to the shutdown deadline plus a margin; on timeout kills with SIGKILL
- * and returns -1. Otherwise returns the exit code (128+signal if killed by a signal). Removes
- * the temp dir and frees srv in every case. */
+ * and returns -1. Otherwise returns the exit code (128+signal if killed by a signal). A
+ * non-zero exit prints the server's output, unless the test had already collected the exit
+ * with bw_srv_wait (a kill it meant). Removes the temp dir and frees srv in every case. */
 int bw_srv_stop(bw_srv *srv);
+
+/* Stops the server if it still runs (SIGTERM, then SIGKILL past the deadline) and starts it
+ * again on the same data dir, config and environment, on a new free port (bw_srv_port and
+ * bw_srv_url follow). Its output is appended to the same <tmp>/stderr.log and stdout.log.
+ * Returns 0, or -1 after printing the server's output (srv stays valid for bw_srv_stop). */
+int bw_srv_restart(bw_srv *srv);
 
 /* Sends sig to the server process. Returns 0 or -1. */
 int bw_srv_signal(bw_srv *srv, int sig);

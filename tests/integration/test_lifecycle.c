@@ -258,6 +258,44 @@ static void test_sigterm_graceful(void **state)
     shutdown_on(SIGTERM);
 }
 
+/* A restart (bw_srv_restart) keeps the data: a user added before logs in after, the audit
+ * chain runs on across both processes, and each start is on the record. */
+static void test_restart_keeps_data(void **state)
+{
+    const char *add[] = {"user", "add", "rosa", "--roles", "viewer", NULL};
+    const char *verify[] = {"audit", "verify", NULL};
+    const char *search[] = {"audit", "search", "--event", "config.loaded", NULL};
+    bw_run_result r;
+    bw_srv *srv = bw_srv_start(NULL);
+
+    (void)state;
+    assert_non_null(srv);
+    assert_int_equal(bw_srv_run(srv, add, "a long enough passphrase\n", &r), 0);
+    assert_int_equal(r.status, 0);
+    bw_run_free(&r);
+    assert_int_equal(bw_srv_restart(srv), 0);
+    assert_true(bw_srv_alive(srv));
+    bw_resp resp;
+    const char *h[] = {"Content-Type: application/json", NULL};
+    static const char body[] = "{\"username\":\"rosa\",\"password\":\"a long enough passphrase\"}";
+    assert_int_equal(bw_http(srv, "POST", "/v1/auth/login", h, body, strlen(body), &resp), 0);
+    assert_int_equal(resp.status, 200);
+    bw_resp_free(&resp);
+    assert_int_equal(bw_srv_run(srv, search, NULL, &r), 0);
+    assert_int_equal(r.status, 0);
+    /* one config.loaded per start, two starts */
+    size_t lines = 0;
+    for (const char *p = r.out; (p = strstr(p, "\"config.loaded\"")) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 2);
+    bw_run_free(&r);
+    assert_int_equal(bw_srv_run(srv, verify, NULL, &r), 0);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "chain intact"));
+    bw_run_free(&r);
+    assert_int_equal(bw_srv_stop(srv), 0);
+}
+
 static void test_sigint_graceful(void **state)
 {
     (void)state;
@@ -579,6 +617,7 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test(test_sigterm_graceful),
         cmocka_unit_test(test_sigint_graceful),
+        cmocka_unit_test(test_restart_keeps_data),
         cmocka_unit_test(test_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
