@@ -10,8 +10,11 @@ FUZZ_SECONDS ?= 10
 
 all: build
 
+# Debian packages, then jose: the independent signer the JWT tests make their tokens with
+# (tests/jwt/sign.mjs; from the npm registry, pinned by tests/jwt/package-lock.json).
 deps:
 	@bash scripts/deps.sh
+	@[ -d tests/jwt/node_modules/jose ] || npm ci --prefix tests/jwt --no-audit --no-fund
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release

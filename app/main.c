@@ -3,6 +3,12 @@
  * (.body_schema, in app/schemas/). */
 #include "app.h"
 
+/* The service as authenticator apps list it next to the account name. */
+static int mfa_enroll(bw_req *req, bw_res *res)
+{
+    return bw_auth_handle_mfa_enroll(req, res, "Bulwark notes");
+}
+
 static const bw_route routes[] = {
     {.method = "GET", .path = "/healthz", .handler = health_live, .public = true},
     {.method = "GET", .path = "/readyz", .handler = health_ready, .public = true},
@@ -31,6 +37,31 @@ static const bw_route routes[] = {
      .path = "/v1/auth/me",
      .handler = bw_auth_handle_me,
      .permission = "session:self"},
+
+    /* The second factor (docs/mfa.md): sessions only. Turning it off takes a session that
+     * passed it (.mfa), the password and a current code. */
+    {.method = "POST",
+     .path = "/v1/auth/mfa/enroll",
+     .handler = mfa_enroll,
+     .permission = "session:self",
+     .body_schema = "empty.json",
+     .max_body = 64,
+     .rate = "10/min"},
+    {.method = "POST",
+     .path = "/v1/auth/mfa/confirm",
+     .handler = bw_auth_handle_mfa_confirm,
+     .permission = "session:self",
+     .body_schema = "mfa_confirm.json",
+     .max_body = 256,
+     .rate = "10/min"},
+    {.method = "DELETE",
+     .path = "/v1/auth/mfa",
+     .handler = bw_auth_handle_mfa_disable,
+     .permission = "session:self",
+     .body_schema = "mfa_disable.json",
+     .max_body = 4096,
+     .rate = "10/min",
+     .mfa = true},
 
     {.method = "GET",
      .path = "/v1/notes",

@@ -101,6 +101,10 @@ int notes_create(bw_req *req, bw_res *res)
 
     if (read_fields(req, &title, &body) != 0)
         return bw_res_problem(res, 400, "title and body are required strings.");
+    /* A note belongs to a local account; a caller with only an identity provider's token
+     * (JWT, user id -1) has none to own it. */
+    if (bw_req_user_id(req) < 0)
+        return bw_res_problem(res, 403, "Creating notes needs a local account.");
     randombytes_buf(raw, sizeof(raw));
     sodium_bin2hex(id, sizeof(id), raw, sizeof(raw));
     if (bw_clock_iso8601(now) != 0)

@@ -29,6 +29,8 @@ cmds=(
   "cppcheck:cppcheck"
   "slowhttptest:slowhttptest"
   "oathtool:oathtool"
+  "node:nodejs"
+  "npm:npm"
 )
 
 missing=()

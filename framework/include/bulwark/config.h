@@ -129,6 +129,10 @@ typedef struct bw_config {
             int max_failures; /* failed logins per address (IPv6: /64) per window */
             int window_s;
         } address;
+        struct {
+            char *file; /* trusted issuers (docs/jwt.md), relative to data_dir unless
+                           absolute; "" = JWT bearer tokens off */
+        } jwt;
     } auth;
     struct {
         char *file;               /* the audit database; relative to data_dir unless absolute */

@@ -78,11 +78,18 @@ bw_server *bw_server_start(const bw_app *app, const bw_config *cfg, char *err, s
 /* The first listening port (useful when the config asked for port 0). */
 int bw_server_port(const bw_server *srv);
 
-/* Re-reads what can change without a restart: the TLS certificate and key, and reopens
+/* Re-reads what can change without a restart: the TLS certificate and key, the JWT
+ * issuers and keys (a failure keeps the old ones and is audited), and reopens
  * the audit export file (log rotation).
  * New connections get the new pair; on any error the old one stays and the
  * error is logged. 0, or -1 with a message. */
 int bw_server_reload(bw_server *srv, char *err, size_t errlen);
+
+/* Reloads the JWT issuers and keys (auth.jwt.file) when one of their files
+ * changed since it was read; `serve` calls it every 2 s. Audits
+ * auth.jwt.keys_reloaded or auth.jwt.reload_failed (the old keys stay).
+ * Returns 1 reloaded, 0 nothing changed (or JWT off), -1 the reload failed. */
+int bw_server_poll_jwt(bw_server *srv);
 
 /* Stops accepting, waits for in-flight requests up to
  * server.shutdown_timeout_ms, then frees everything. Returns 0 when every

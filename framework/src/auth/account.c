@@ -1,12 +1,14 @@
 /* User and API key management for the CLI and the admin endpoints: the
  * policy and RBAC checks in front of the user and apikey stores, and the
- * rule that a change of privilege ends every session of the user. */
+ * rule that a change of privilege ends every session of the user. Also the
+ * enrolment of a second factor, which is such a change. */
 #include <string.h>
 
 #include <sodium.h>
 
 #include "auth_internal.h"
 #include "bulwark/log.h"
+#include "bulwark/mfa.h"
 
 /* Checks a comma-separated role list against RBAC and writes its canonical
  * form (known roles, each once, in rbac.json's order) into out. */
@@ -164,6 +166,73 @@ bw_auth_status bw_auth_apikey_create(bw_auth *a, sqlite3 *db, long long user_id,
                          NULL, err, sizeof(err)) != 0) {
         *why = "The API key could not be created (its name is 1 to 64 printable characters).";
         return BW_AUTH_INVALID;
+    }
+    return BW_AUTH_OK;
+}
+
+bw_auth_status bw_auth_mfa_enroll(bw_auth *a, sqlite3 *db, long long user_id, const char *issuer,
+                                  long long now,
+                                  char secret_b32[BW_TOTP_BASE32_LEN(BW_TOTP_SECRET_BYTES) + 1],
+                                  char *uri, size_t uri_cap)
+{
+    unsigned char secret[BW_TOTP_SECRET_BYTES];
+    size_t b32_cap = BW_TOTP_BASE32_LEN(BW_TOTP_SECRET_BYTES) + 1;
+    bw_auth_status st = BW_AUTH_OK;
+    bw_mfa_result r;
+    bw_user u;
+    int rc = bw_user_get(db, user_id, &u);
+
+    sodium_memzero(secret_b32, b32_cap);
+    if (uri_cap > 0)
+        sodium_memzero(uri, uri_cap);
+    if (rc <= 0)
+        return rc < 0 ? BW_AUTH_FAILED : BW_AUTH_NOT_FOUND;
+    r = bw_mfa_enroll_begin(db, bw_auth_mfa_seal_key(a), user_id, now, secret);
+    if (r == BW_MFA_ALREADY)
+        return BW_AUTH_EXISTS;
+    if (r != BW_MFA_OK)
+        return BW_AUTH_FAILED;
+    if (bw_totp_base32_encode(secret, sizeof(secret), secret_b32, b32_cap) != 0)
+        st = BW_AUTH_FAILED;
+    else if (bw_totp_uri(issuer, strlen(issuer), u.name, strlen(u.name), secret, sizeof(secret),
+                         uri, uri_cap) != 0)
+        st = BW_AUTH_INVALID;
+    sodium_memzero(secret, sizeof(secret));
+    if (st != BW_AUTH_OK) {
+        sodium_memzero(secret_b32, b32_cap);
+        if (uri_cap > 0)
+            sodium_memzero(uri, uri_cap);
+    }
+    return st;
+}
+
+bw_auth_status bw_auth_mfa_confirm(bw_auth *a, sqlite3 *db, long long user_id, const char *code,
+                                   size_t code_len, long long now, bool new_session,
+                                   char codes[BW_TOTP_RECOVERY_COUNT][BW_TOTP_RECOVERY_LEN + 1],
+                                   char token[BW_SESSION_TOKEN_LEN + 1], bw_session_info *info)
+{
+    bw_mfa_result r =
+        bw_mfa_enroll_confirm(db, bw_auth_mfa_seal_key(a), bw_auth_mfa_recovery_key(a), user_id,
+                              code, code_len, now, codes);
+
+    switch (r) {
+    case BW_MFA_OK:
+        break;
+    case BW_MFA_DENIED:
+        return BW_AUTH_DENIED;
+    case BW_MFA_NOT_ENROLLED:
+        return BW_AUTH_NOT_FOUND;
+    case BW_MFA_ALREADY:
+        return BW_AUTH_EXISTS;
+    default:
+        return BW_AUTH_FAILED;
+    }
+    /* A new factor is a privilege change: no session made before it survives. */
+    if (end_sessions(db, user_id) != BW_AUTH_OK ||
+        (new_session && bw_session_create(db, bw_auth_session_key(a), user_id, true, now,
+                                          a->cfg->auth.session.absolute_ttl_s, token, info) != 0)) {
+        sodium_memzero(codes, sizeof(char[BW_TOTP_RECOVERY_COUNT][BW_TOTP_RECOVERY_LEN + 1]));
+        return BW_AUTH_FAILED;
     }
     return BW_AUTH_OK;
 }

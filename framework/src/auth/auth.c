@@ -16,7 +16,14 @@
 
 /* Subkey ids under the context below: each use gets its own key, so a value
  * computed for one purpose is worthless for another. */
-enum { KEY_SESSION = 1, KEY_CSRF = 2, KEY_APIKEY = 3, KEY_THROTTLE = 4 };
+enum {
+    KEY_SESSION = 1,
+    KEY_CSRF = 2,
+    KEY_APIKEY = 3,
+    KEY_THROTTLE = 4,
+    KEY_MFA_SEAL = 5,    /* seals stored TOTP secrets (mfa.h) */
+    KEY_MFA_RECOVERY = 6 /* hashes recovery codes (mfa.h) */
+};
 static const char kdf_context[crypto_kdf_CONTEXTBYTES] = {'b', 'w', 'a', 'u', 't', 'h', '0', '1'};
 
 /* The secret must carry at least 256 bits; `notes init` writes 32 random
@@ -81,6 +88,16 @@ const unsigned char *bw_auth_apikey_key(const bw_auth *a)
 const unsigned char *bw_auth_throttle_key(const bw_auth *a)
 {
     return bw_auth_key(a, KEY_THROTTLE);
+}
+
+const unsigned char *bw_auth_mfa_seal_key(const bw_auth *a)
+{
+    return bw_auth_key(a, KEY_MFA_SEAL);
+}
+
+const unsigned char *bw_auth_mfa_recovery_key(const bw_auth *a)
+{
+    return bw_auth_key(a, KEY_MFA_RECOVERY);
 }
 
 bw_auth *bw_auth_new(const bw_config *cfg, const char *rbac_json, size_t len, char *err,
@@ -148,6 +165,7 @@ void bw_auth_free(bw_auth *a)
 {
     if (a == NULL)
         return;
+    bw_auth_jwt_free(a->jwt);
     bw_rbac_free(a->rbac);
     bw_password_gate_free(a->gate);
     sodium_free(a->keys);

@@ -15,6 +15,7 @@
 #include "bulwark/audit.h"
 #include "bulwark/cli.h"
 #include "bulwark/clock.h"
+#include "bulwark/mfa.h"
 #include "bulwark/store.h"
 
 typedef struct cli_env {
@@ -192,6 +193,21 @@ static int user_cmd(cli_env *e, const bw_cli_opts *o)
     if ((strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) && o->nargs == 2)
         return report(bw_auth_user_set_disabled(e->auth, e->db, id, sub[0] == 'd'), &why,
                       "user disable");
+    /* A lost authenticator and lost recovery codes: the operator removes the factor; every
+     * session ends, and the user enrols again after logging in with the password. */
+    if (strcmp(sub, "mfa-reset") == 0 && o->nargs == 2) {
+        rc = bw_mfa_disable(e->db, id);
+        if (rc < 0 || bw_session_revoke_user(e->db, id) < 0) {
+            fprintf(stderr, "user mfa-reset: failed (see the log)\n");
+            return 1;
+        }
+        if (rc == 0) {
+            fprintf(stderr, "user mfa-reset: %s has no second factor\n", o->args[1]);
+            return 1;
+        }
+        printf("removed the second factor of %s\n", o->args[1]);
+        return 0;
+    }
     return -1;
 }
 
@@ -214,7 +230,7 @@ static const char *user_event(const char *sub)
     static const char *const map[][2] = {
         {"add", "admin.user.create"},          {"set-password", "admin.user.set_password"},
         {"set-roles", "admin.user.set_roles"}, {"disable", "admin.user.disable"},
-        {"enable", "admin.user.enable"},
+        {"enable", "admin.user.enable"},       {"mfa-reset", "admin.user.mfa_reset"},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (strcmp(sub, map[i][0]) == 0)
@@ -241,7 +257,7 @@ int bw_cli_user(const bw_app *app, const bw_config *cfg, const bw_cli_opts *o)
                   strcmp(o->args[0], "set-roles") == 0 ? o->args[2] : o->roles);
     if (rc < 0) {
         fprintf(stderr, "usage: user add NAME --roles R | set-password NAME | set-roles NAME R | "
-                        "disable NAME | enable NAME | list\n");
+                        "disable NAME | enable NAME | mfa-reset NAME | list\n");
         return 2;
     }
     return rc;

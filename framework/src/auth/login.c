@@ -1,13 +1,17 @@
 /* Login: throttle checks, one password verification (real or dummy), the
- * throttle bookkeeping, and a new session. The unknown-user path does the
- * same work in the same order as the wrong-password path, so neither the
- * answer nor its time tells whether an account exists. */
+ * second factor when the account has one, the throttle bookkeeping, and a
+ * new session. The unknown-user path does the same work in the same order
+ * as the wrong-password path, so neither the answer nor its time tells
+ * whether an account exists. A wrong second factor is a failure exactly
+ * like a wrong password, so the code cannot be guessed faster than the
+ * password. Also the re-authentication that turns the factor off. */
 #include <string.h>
 
 #include <sodium.h>
 
 #include "auth_internal.h"
 #include "bulwark/log.h"
+#include "bulwark/mfa.h"
 #include "bulwark/netaddr.h"
 
 typedef struct throttle_ids {
@@ -99,18 +103,46 @@ static bw_auth_status verify(bw_auth *a, sqlite3 *db, const bw_user *u, int foun
     return BW_AUTH_OK;
 }
 
-bw_auth_status bw_auth_login(bw_auth *a, sqlite3 *db, const char *client_addr, const char *name,
-                             size_t nlen, const char *pw, size_t pwlen, long long now,
-                             char token[BW_SESSION_TOKEN_LEN + 1], bw_session_info *info,
-                             long long *retry_after_s)
+/* The second factor f of user_id at now, for an account that has one enabled: BW_AUTH_OK,
+ * BW_AUTH_MFA_REQUIRED without one, BW_AUTH_DENIED for a wrong or spent one, BW_AUTH_FAILED.
+ * *kind says which factor was tried. */
+static bw_auth_status check_factor(bw_auth *a, sqlite3 *db, long long user_id,
+                                   const bw_auth_factor *f, long long now,
+                                   bw_auth_factor_kind *kind)
+{
+    bw_mfa_result r;
+
+    if (f != NULL && f->code != NULL) {
+        *kind = BW_AUTH_FACTOR_TOTP;
+        r = bw_mfa_verify(db, bw_auth_mfa_seal_key(a), user_id, f->code, f->code_len, now);
+    } else if (f != NULL && f->recovery != NULL) {
+        *kind = BW_AUTH_FACTOR_RECOVERY;
+        r = bw_mfa_use_recovery(db, bw_auth_mfa_recovery_key(a), user_id, f->recovery,
+                                f->recovery_len, now);
+    } else {
+        return BW_AUTH_MFA_REQUIRED;
+    }
+    if (r == BW_MFA_OK)
+        return BW_AUTH_OK;
+    /* Turned off between the status read and here: no factor to pass, refuse. */
+    if (r == BW_MFA_DENIED || r == BW_MFA_NOT_ENROLLED)
+        return BW_AUTH_DENIED;
+    return BW_AUTH_FAILED;
+}
+
+bw_auth_status bw_auth_login_factor(bw_auth *a, sqlite3 *db, const char *client_addr,
+                                    const char *name, size_t nlen, const char *pw, size_t pwlen,
+                                    const bw_auth_factor *f, long long now,
+                                    char token[BW_SESSION_TOKEN_LEN + 1], bw_auth_login_result *res)
 {
     throttle_ids t;
     bw_user u;
     bw_auth_status st;
+    int mfa;
 
-    *retry_after_s = 0;
+    memset(res, 0, sizeof(*res));
     make_ids(client_addr, name, nlen, &t);
-    st = check_locks(a, db, &t, now, retry_after_s);
+    st = check_locks(a, db, &t, now, &res->retry_after_s);
     if (st != BW_AUTH_OK)
         return st;
     memset(&u, 0, sizeof(u));
@@ -133,10 +165,84 @@ bw_auth_status bw_auth_login(bw_auth *a, sqlite3 *db, const char *client_addr, c
         return record_failure(a, db, &t, now);
     if (st != BW_AUTH_OK)
         return st;
+    res->user_id = u.id;
+    memcpy(res->name, u.name, sizeof(res->name));
+    mfa = bw_mfa_status(db, u.id);
+    if (mfa < 0)
+        return BW_AUTH_FAILED;
+    if (mfa == BW_MFA_ENABLED) {
+        st = check_factor(a, db, u.id, f, now, &res->factor);
+        if (st == BW_AUTH_DENIED)
+            return record_failure(a, db, &t, now);
+        if (st != BW_AUTH_OK)
+            return st;
+    }
     if (bw_throttle_reset(db, bw_auth_throttle_key(a), BW_THROTTLE_ACCOUNT, t.account,
                           t.account_len) != 0 ||
-        bw_session_create(db, bw_auth_session_key(a), u.id, false, now,
-                          a->cfg->auth.session.absolute_ttl_s, token, info) != 0)
+        bw_session_create(db, bw_auth_session_key(a), u.id, mfa == BW_MFA_ENABLED, now,
+                          a->cfg->auth.session.absolute_ttl_s, token, &res->info) != 0)
+        return BW_AUTH_FAILED;
+    return BW_AUTH_OK;
+}
+
+bw_auth_status bw_auth_login(bw_auth *a, sqlite3 *db, const char *client_addr, const char *name,
+                             size_t nlen, const char *pw, size_t pwlen, long long now,
+                             char token[BW_SESSION_TOKEN_LEN + 1], bw_session_info *info,
+                             long long *retry_after_s)
+{
+    bw_auth_login_result res;
+    bw_auth_status st =
+        bw_auth_login_factor(a, db, client_addr, name, nlen, pw, pwlen, NULL, now, token, &res);
+
+    *retry_after_s = res.retry_after_s;
+    if (info != NULL)
+        *info = res.info;
+    return st;
+}
+
+bw_auth_status bw_auth_mfa_disable(bw_auth *a, sqlite3 *db, const char *client_addr,
+                                   long long user_id, const char *pw, size_t pwlen,
+                                   const char *code, size_t code_len, long long now,
+                                   long long *retry_after_s)
+{
+    throttle_ids t;
+    bw_user u;
+    bw_auth_status st;
+    bw_mfa_result r;
+    int rc = bw_user_get(db, user_id, &u);
+
+    *retry_after_s = 0;
+    if (rc <= 0)
+        return rc < 0 ? BW_AUTH_FAILED : BW_AUTH_NOT_FOUND;
+    rc = bw_mfa_status(db, user_id);
+    if (rc < 0)
+        return BW_AUTH_FAILED;
+    if (rc != BW_MFA_ENABLED)
+        return BW_AUTH_NOT_FOUND;
+    make_ids(client_addr, u.name, strlen(u.name), &t);
+    st = check_locks(a, db, &t, now, retry_after_s);
+    if (st != BW_AUTH_OK)
+        return st;
+    if (pwlen > BW_PASSWORD_MAX_BYTES) {
+        /* Longer than any valid password: refused at the same cost. */
+        st = verify(a, db, &u, 0, pw, BW_PASSWORD_MAX_BYTES);
+        if (st == BW_AUTH_OK)
+            st = BW_AUTH_DENIED;
+    } else {
+        st = verify(a, db, &u, 1, pw, pwlen);
+    }
+    if (st == BW_AUTH_DENIED)
+        return record_failure(a, db, &t, now);
+    if (st != BW_AUTH_OK)
+        return st;
+    r = bw_mfa_verify(db, bw_auth_mfa_seal_key(a), user_id, code, code_len, now);
+    if (r == BW_MFA_DENIED || r == BW_MFA_NOT_ENROLLED)
+        return record_failure(a, db, &t, now);
+    if (r != BW_MFA_OK)
+        return BW_AUTH_FAILED;
+    if (bw_mfa_disable(db, user_id) < 0 || bw_session_revoke_user(db, user_id) < 0 ||
+        bw_throttle_reset(db, bw_auth_throttle_key(a), BW_THROTTLE_ACCOUNT, t.account,
+                          t.account_len) != 0)
         return BW_AUTH_FAILED;
     return BW_AUTH_OK;
 }

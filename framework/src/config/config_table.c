@@ -114,6 +114,7 @@ static const bw_cfg_key keys[] = {
     K_INT ("auth.lockout.reset_s",         auth.lockout.reset_s,          NULL,                 86400,                  60, 2592000),
     K_INT ("auth.address.max_failures",    auth.address.max_failures,     NULL,                 50,                     1, 1000000),
     K_INT ("auth.address.window_s",        auth.address.window_s,         NULL,                 900,                    1, 86400),
+    K_OPT ("auth.jwt.file",                auth.jwt.file,                 NULL,                 "",                     NULL),
     K_STR ("audit.file",                   audit.file,                    NULL,                 "audit.db",             NULL, NULL, false),
     K_I64 ("audit.queue_capacity",         audit.queue_capacity,          NULL,                 65536,                  64, 16777216),
     K_INT ("audit.batch_max",              audit.batch_max,               NULL,                 512,                    1, 10000),

@@ -21,7 +21,7 @@
 
 /* Validity of the development certificate `init` and `gen-dev-cert` make. */
 #define BW_DEV_CERT_DAYS 90
-/* How often `serve` looks at the certificate files for a renewal. */
+/* How often `serve` looks at the certificate and JWT key files for a change. */
 #define BW_CERT_POLL_SECONDS 2
 
 static void usage(const char *name, FILE *f)
@@ -41,7 +41,7 @@ static void usage(const char *name, FILE *f)
             "  user add NAME --roles R[,R...]     create a user; the password is read\n"
             "                                     from standard input\n"
             "  user set-password NAME | set-roles NAME R[,R...] | disable NAME |\n"
-            "       enable NAME | list\n"
+            "       enable NAME | mfa-reset NAME | list\n"
             "  apikey create USER NAME --roles R[,R...] [--expires-days N]\n"
             "                                     print a new API key (shown once)\n"
             "  apikey list [USER] | revoke ID\n"
@@ -299,7 +299,7 @@ static int cmd_serve(const bw_app *app, const bw_config *cfg)
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP) {
-            bw_log_msg(BW_LOG_INFO, "server.sighup", "reloading the TLS certificate");
+            bw_log_msg(BW_LOG_INFO, "server.sighup", "reloading the TLS certificate and JWT keys");
             (void)bw_server_reload(srv, err, sizeof(err));
             continue;
         }
@@ -312,7 +312,10 @@ static int cmd_serve(const bw_app *app, const bw_config *cfg)
             key_id = k;
             bw_log_msg(BW_LOG_INFO, "tls.files_changed", "reloading the TLS certificate");
             (void)bw_server_reload(srv, err, sizeof(err));
+            continue;
         }
+        /* The same for the JWT issuers file and the JWKS files it names (key rotation). */
+        (void)bw_server_poll_jwt(srv);
     }
     bw_log(BW_LOG_INFO, "server.signal", (bw_log_field[]){BW_LOG_I("signal", sig)}, 1);
     return bw_server_stop(srv) == 0 ? 0 : 1;

@@ -13,6 +13,7 @@
 #include "bulwark/clock.h"
 #include "bulwark/err.h"
 #include "bulwark/http.h"
+#include "bulwark/jwt.h"
 #include "bulwark/log.h"
 #include "bulwark/monitor.h"
 #include "bulwark/openapi.h"
@@ -148,13 +149,15 @@ static int http_error(struct mg_connection *conn, int status, const char *msg)
     return 0;
 }
 
-/* Workers that did TLS work leave wolfSSL's per-thread ECC cache behind. */
+/* Workers that did TLS work or verified an ES256 JWT leave wolfSSL's
+ * per-thread ECC cache behind. */
 static void exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
 {
     (void)ctx;
     (void)thread_type;
     (void)thread_pointer;
     bw_tls_thread_exit();
+    bw_jwt_thread_cleanup();
 }
 
 /* CivetWeb takes the context the framework built, and changes nothing in it. */
@@ -448,9 +451,18 @@ static int setup_auth(bw_server *srv, char *err, size_t errlen)
 {
     const bw_app *app = srv->app;
 
+    size_t nkeys = 0;
+
     srv->auth = bw_auth_new(srv->cfg, app->rbac != NULL ? app->rbac->data : NULL,
                             app->rbac != NULL ? app->rbac->len : 0, err, errlen);
-    return srv->auth != NULL ? 0 : -1;
+    if (srv->auth == NULL)
+        return -1;
+    if (bw_auth_jwt_load(srv->auth, &nkeys, err, errlen) != 0)
+        return -1;
+    if (bw_auth_jwt_enabled(srv->auth))
+        bw_log(BW_LOG_INFO, "auth.jwt.ready", (bw_log_field[]){BW_LOG_I("keys", (long long)nkeys)},
+               1);
+    return 0;
 }
 
 static int setup_router(bw_server *srv, char *err, size_t errlen)
@@ -631,13 +643,53 @@ static int setup_connlimit(bw_server *srv, char *err, size_t errlen)
     return bw_connlimit_attach(srv->connlimit, err, errlen);
 }
 
+/* A new set of JWT issuers and keys; on failure the old one stays. Both
+ * outcomes are audited. */
+static int reload_jwt(bw_server *srv, char *err, size_t errlen)
+{
+    size_t nkeys = 0;
+    bw_audit_event ev = {.actor = "system", .target = srv->cfg->auth.jwt.file};
+
+    if (!bw_auth_jwt_enabled(srv->auth))
+        return 0;
+    if (bw_auth_jwt_load(srv->auth, &nkeys, err, errlen) != 0) {
+        bw_log_field d[] = {BW_LOG_S("reason", err)};
+        ev.event = "auth.jwt.reload_failed";
+        ev.outcome = BW_AUDIT_FAILURE;
+        ev.detail = d;
+        ev.ndetail = 1;
+        (void)bw_audit_emit(&ev);
+        return -1;
+    }
+    bw_log_field d[] = {BW_LOG_I("count", (long long)nkeys)};
+    ev.event = "auth.jwt.keys_reloaded";
+    ev.outcome = BW_AUDIT_SUCCESS;
+    ev.detail = d;
+    ev.ndetail = 1;
+    (void)bw_audit_emit(&ev);
+    return 0;
+}
+
+int bw_server_poll_jwt(bw_server *srv)
+{
+    char err[512];
+
+    if (!bw_auth_jwt_changed(srv->auth))
+        return 0;
+    bw_log_msg(BW_LOG_INFO, "auth.jwt.files_changed", "reloading the JWT issuers and keys");
+    return reload_jwt(srv, err, sizeof(err)) == 0 ? 1 : -1;
+}
+
 int bw_server_reload(bw_server *srv, char *err, size_t errlen)
 {
+    int jwt_rc;
+
     /* Log rotation moved the export file away: write to a fresh one. */
     if (bw_monitor_reopen(srv->monitor) != 0)
         bw_log_msg(BW_LOG_ERROR, "audit.export_reopen_failed", "the old export file stays in use");
+    jwt_rc = reload_jwt(srv, err, errlen);
     if (srv->tls == NULL)
-        return 0;
+        return jwt_rc;
     if (bw_tls_reload(srv->tls, err, errlen) != 0) {
         bw_log_field d[] = {BW_LOG_S("reason", err)};
         bw_audit_event ev = {.event = "tls.reload.failed",
@@ -657,7 +709,7 @@ int bw_server_reload(bw_server *srv, char *err, size_t errlen)
                          .detail = d,
                          .ndetail = 1};
     (void)bw_audit_emit(&ev);
-    return 0;
+    return jwt_rc;
 }
 
 static void server_free(bw_server *srv)
@@ -744,10 +796,9 @@ static int start_civetweb(bw_server *srv, char *err, size_t errlen)
     cb.begin_request = begin_request;
     cb.http_error = http_error;
     cb.log_message = log_message;
-    if (srv->tls != NULL) {
+    cb.exit_thread = exit_thread;
+    if (srv->tls != NULL)
         cb.external_ssl_ctx = external_ssl_ctx;
-        cb.exit_thread = exit_thread;
-    }
     memset(&init, 0, sizeof(init));
     init.callbacks = &cb;
     init.user_data = srv;

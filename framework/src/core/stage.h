@@ -28,6 +28,7 @@ typedef struct bw_ctx {
     bw_rate_result rate;
     bool banned;             /* answered by the ban stage: no offence to count */
     bool credential_refused; /* a credential was presented and refused (401) */
+    char refused_reason[96]; /* why, when known (a JWT's failed check); "" otherwise */
     bool handled;            /* the route's handler ran */
     char cors_buf[BW_CORS_BUF_SIZE];
 } bw_ctx;

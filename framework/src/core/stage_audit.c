@@ -131,9 +131,12 @@ static void report_status(bw_ctx *c)
     if (c->res.status == 400)
         (void)bw_audit_req(&c->req, "validation.failed", BW_AUDIT_FAILURE, c->req.route, d,
                            sizeof(d) / sizeof(d[0]));
-    else if (c->res.status == 401 && c->credential_refused)
-        (void)bw_audit_req(&c->req, "auth.credential.refused", BW_AUDIT_FAILURE, c->req.route, d,
-                           sizeof(d) / sizeof(d[0]));
+    else if (c->res.status == 401 && c->credential_refused) {
+        /* The verifier's reason when it gave one: a fixed string, never credential bytes. */
+        bw_log_field r[] = {d[0], d[1], d[2], BW_LOG_S("reason", c->refused_reason)};
+        (void)bw_audit_req(&c->req, "auth.credential.refused", BW_AUDIT_FAILURE, c->req.route, r,
+                           c->refused_reason[0] != '\0' ? 4 : 3);
+    }
 }
 
 void bw_stage_report(bw_ctx *c, long long duration_us)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "bulwark/audit.h"
 #include "bulwark/clock.h"
 #include "bulwark/log.h"
@@ -89,6 +91,14 @@ static size_t caller_key(const bw_ctx *c, unsigned char tag, unsigned char out[3
         out[n++] = 'U';
         memcpy(out + n, &p->user_id, sizeof(p->user_id));
         return n + sizeof(p->user_id);
+    }
+    /* A JWT caller has no local id: its subject, hashed to a fixed width. */
+    if (p->kind == BW_AUTH_JWT) {
+        out[n++] = 'J';
+        if (crypto_generichash(out + n, 16, (const unsigned char *)p->name, strlen(p->name), NULL,
+                               0) != 0)
+            return 0;
+        return n + 16;
     }
     if (!c->req.client_addr_ok)
         return 0;
