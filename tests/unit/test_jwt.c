@@ -942,6 +942,35 @@ static void test_roles(void **state)
     free(p);
 }
 
+/* "amr" (RFC 8176) marks a second factor only as an array naming "mfa" or "otp"; any other
+ * shape counts as none and never refuses the token. */
+static void test_amr(void **state)
+{
+    static const struct {
+        const char *extra;
+        bool mfa;
+    } cases[] = {
+        {"", false},
+        {"\"amr\":[\"pwd\",\"mfa\"]", true},
+        {"\"amr\":[\"otp\"]", true},
+        {"\"amr\":[\"pwd\"]", false},
+        {"\"amr\":\"mfa\"", false},
+        {"\"amr\":[\"MFA\"]", false},
+        {"\"amr\":[1,{\"mfa\":true}]", false},
+        {"\"amr\":[]", false},
+    };
+    const char *h = "{\"alg\":\"EdDSA\",\"kid\":\"ed\"}";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *p = claims_json(NOW + 60, cases[i].extra);
+        accepted(h, p, S_ED);
+        if (claims.mfa != cases[i].mfa)
+            fail_msg("%s: mfa %d, want %d", cases[i].extra, claims.mfa, cases[i].mfa);
+        free(p);
+    }
+}
+
 static void test_size_cap(void **state)
 {
     (void)state;
@@ -1299,6 +1328,7 @@ int main(void)
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_iss_aud_sub),
         cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_amr),
         cmocka_unit_test(test_size_cap),
         cmocka_unit_test(test_reasons_are_safe),
         cmocka_unit_test(test_policies_check),

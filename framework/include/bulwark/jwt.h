@@ -16,6 +16,7 @@
 #ifndef BULWARK_JWT_H
 #define BULWARK_JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,8 @@ typedef struct bw_jwt_claims {
     int64_t iat; /* 0 when absent */
     size_t nroles;
     char roles[BW_JWT_MAX_ROLES][BW_JWT_MAX_ROLE_LEN + 1];
+    bool mfa; /* the "amr" claim (RFC 8176) is an array naming "mfa" or "otp": the issuer
+                 authenticated the subject with a second factor. Anything else: false */
 } bw_jwt_claims;
 
 /* Parses a JWKS document json[0..len) ({"keys":[...]}, at most 1 MiB) into

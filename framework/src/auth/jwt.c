@@ -918,6 +918,24 @@ static int role_add(bw_jwt_claims *out, const char *s, size_t n, char *why, size
 
 /* The roles under the policy's claim path: an array of strings, or one
  * string of space-separated names (OAuth "scope"). Absent means none. */
+/* RFC 8176 "amr": true when it is an array holding "mfa" or "otp". An odd amr grants nothing
+ * and refuses nothing: it is optional, and only a second factor depends on it. */
+static bool claims_amr_mfa(const json_t *payload)
+{
+    const json_t *amr = json_object_get(payload, "amr"), *v;
+    size_t i;
+
+    if (!json_is_array(amr))
+        return false;
+    json_array_foreach(amr, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s != NULL && (strcmp(s, "mfa") == 0 || strcmp(s, "otp") == 0))
+            return true;
+    }
+    return false;
+}
+
 static int claims_roles(const json_t *payload, const char *path, bw_jwt_claims *out, char *why,
                         size_t whylen)
 {
@@ -1022,6 +1040,8 @@ static int verify(const bw_jwt_policy *policies, size_t npolicies, const char *t
         rc = claims_sub(payload, out, why, whylen);
     if (rc == 0)
         rc = claims_roles(payload, p->roles_claim, out, why, whylen);
+    if (rc == 0)
+        out->mfa = claims_amr_mfa(payload);
     if (rc == 0) {
         /* Checked against the policy's issuer, which fits. */
         size_t isslen = strlen(p->issuer);

@@ -520,6 +520,7 @@ int bw_auth_jwt_authenticate(const bw_auth *a, const char *token, size_t len, lo
             skipped++;
     }
     p->scope = ~(bw_roleset)0;
+    p->mfa = cl.mfa;
     p->kind = BW_AUTH_JWT;
     if (unknown != NULL)
         *unknown = skipped;
