@@ -14,4 +14,11 @@ if [ ! -f "$data/dev-admin-password" ]; then
 fi
 echo "notes: serving on https://localhost:8443 (certificate: $data/tls/cert.pem; Ctrl-C stops)"
 echo "notes: log in as admin with the password in $data/dev-admin-password"
+# Not enrolled automatically: the secret belongs in the developer's authenticator app.
+echo "notes: the admin routes (/v1/admin/*) also demand a second factor; enrol one once with"
+echo "       the login's token: POST /v1/auth/mfa/enroll {} answers a base32 secret (and its"
+echo "       otpauth:// URI); add it to an authenticator app, then POST /v1/auth/mfa/confirm"
+echo "       {\"code\":\"123456\"} with a current code (from the app, or: oathtool --totp -b SECRET)."
+echo "       The answer holds ten recovery codes (keep them) and a new token; later logins send"
+echo "       \"code\" with the password. README.md (\"Log in\") has the curl calls."
 exec "$build/notes" serve

@@ -185,3 +185,37 @@ out:
     bw_resp_free(&r);
     return rc;
 }
+
+int bw_test_mfa_upgrade(bw_srv *srv, char **token, char b32[BW_TEST_TOTP_B32_SIZE],
+                        uint64_t *last_step)
+{
+    char *fresh = NULL;
+
+    if (bw_test_mfa_enrol(srv, *token, b32, last_step, &fresh, NULL) != 0)
+        return -1;
+    free(*token);
+    *token = fresh;
+    return 0;
+}
+
+int bw_test_mfa_refused(bw_srv *srv, const char *token, const char *method, const char *path,
+                        const char *json)
+{
+    const char *type;
+    json_t *doc;
+    bw_resp r;
+    int rc = -1;
+
+    if (bw_http_as(srv, token, method, path, json, NULL, &r) != 0)
+        return -1;
+    doc = json_loads(r.body != NULL ? r.body : "", 0, NULL);
+    type = json_string_value(json_object_get(doc, "type"));
+    if (r.status == 403 && type != NULL && strcmp(type, BW_TEST_MFA_REQUIRED_TYPE) == 0)
+        rc = 0;
+    else
+        fprintf(stderr, "[totp_client] %s %s: wanted 403 %s, got %ld: %s\n", method, path,
+                BW_TEST_MFA_REQUIRED_TYPE, r.status, r.body != NULL ? r.body : "");
+    json_decref(doc);
+    bw_resp_free(&r);
+    return rc;
+}

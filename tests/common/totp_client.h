@@ -54,4 +54,18 @@ int bw_test_mfa_enrol(bw_srv *srv, const char *token, char b32[BW_TEST_TOTP_B32_
                       uint64_t *last_step, char **new_token,
                       char codes[BW_TOTP_RECOVERY_COUNT][BW_TOTP_RECOVERY_LEN + 1]);
 
+/* bw_test_mfa_enrol of the bearer session *token, swapping it for the new session's: on 0,
+ * the old token is freed and *token is the mfa session's (malloc'd, caller frees); on -1,
+ * *token is left as it was. b32 and last_step as bw_test_mfa_enrol. */
+int bw_test_mfa_upgrade(bw_srv *srv, char **token, char b32[BW_TEST_TOTP_B32_SIZE],
+                        uint64_t *last_step);
+
+/* The problem type of a refusal for want of a second factor on a route marked .mfa. */
+#define BW_TEST_MFA_REQUIRED_TYPE "urn:bulwark:problem:mfa-required"
+
+/* Sends method path (json body, may be NULL) as the bearer token and checks the answer is 403
+ * with type BW_TEST_MFA_REQUIRED_TYPE. 0, or -1 after printing the status and body. */
+int bw_test_mfa_refused(bw_srv *srv, const char *token, const char *method, const char *path,
+                        const char *json);
+
 #endif

@@ -12,13 +12,16 @@
 
 #include "auth_client.h"
 #include "harness.h"
+#include "totp_client.h"
 
 static const char *const PW = "correct horse battery staple";
 
 typedef struct fixture {
     bw_srv *srv;
     char *alice; /* editor */
-    char *adam;  /* admin */
+    char *adam;  /* admin, with a second factor (the admin routes demand it) */
+    char adam_b32[BW_TEST_TOTP_B32_SIZE];
+    uint64_t adam_step;
 } fixture;
 
 static int setup(void **state)
@@ -33,7 +36,8 @@ static int setup(void **state)
     if (bw_test_user_add(f->srv, "alice", PW, "editor") != 0 ||
         bw_test_user_add(f->srv, "adam", PW, "admin") != 0 ||
         bw_test_login(f->srv, "alice", PW, &f->alice, NULL) != 0 ||
-        bw_test_login(f->srv, "adam", PW, &f->adam, NULL) != 0)
+        bw_test_login(f->srv, "adam", PW, &f->adam, NULL) != 0 ||
+        bw_test_mfa_upgrade(f->srv, &f->adam, f->adam_b32, &f->adam_step) != 0)
         return -1;
     return 0;
 }
@@ -206,6 +210,44 @@ static void test_admin_users(void **state)
     json_decref(call(f, f->alice, "GET", "/v1/admin/users", NULL, 403));
 }
 
+/* The admin routes demand a second factor: an admin whose session passed none is refused
+ * every one of them with the mfa-required type, and nothing changes. */
+static void test_admin_routes_need_second_factor(void **state)
+{
+    fixture *f = *state;
+    char *ada = NULL, path[64];
+    json_t *doc;
+    long long id;
+
+    assert_int_equal(bw_test_user_add(f->srv, "ada", PW, "admin"), 0);
+    assert_int_equal(bw_test_login(f->srv, "ada", PW, &ada, NULL), 0);
+    doc = call(f, f->adam, "GET", "/v1/admin/users?limit=1", NULL, 200);
+    id =
+        json_integer_value(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "id"));
+    json_decref(doc);
+    snprintf(path, sizeof path, "/v1/admin/users/%lld", id);
+    assert_int_equal(bw_test_mfa_refused(f->srv, ada, "GET", "/v1/admin/users", NULL), 0);
+    assert_int_equal(
+        bw_test_mfa_refused(
+            f->srv, ada, "POST", "/v1/admin/users",
+            "{\"username\":\"eve\",\"password\":\"a long enough one\",\"roles\":[\"admin\"]}"),
+        0);
+    assert_int_equal(bw_test_mfa_refused(f->srv, ada, "GET", path, NULL), 0);
+    assert_int_equal(bw_test_mfa_refused(f->srv, ada, "PATCH", path, "{\"disabled\":true}"), 0);
+    /* Nothing happened: no eve, the first user still enabled; ada's session still works. */
+    doc = call(f, f->adam, "GET", path, NULL, 200);
+    assert_true(json_is_false(json_object_get(doc, "disabled")));
+    json_decref(doc);
+    doc = call(f, f->adam, "GET", "/v1/admin/users?limit=100", NULL, 200);
+    for (size_t i = 0; i < json_array_size(json_object_get(doc, "items")); i++) {
+        json_t *u = json_array_get(json_object_get(doc, "items"), i);
+        assert_string_not_equal(json_string_value(json_object_get(u, "username")), "eve");
+    }
+    json_decref(doc);
+    json_decref(call(f, ada, "GET", "/v1/auth/me", NULL, 200));
+    free(ada);
+}
+
 static void test_cli_and_apikey(void **state)
 {
     fixture *f = *state;
@@ -249,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_me),
         cmocka_unit_test(test_notes_crud_and_pages),
         cmocka_unit_test(test_admin_users),
+        cmocka_unit_test(test_admin_routes_need_second_factor),
         cmocka_unit_test(test_cli_and_apikey),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

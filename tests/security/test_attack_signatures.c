@@ -23,6 +23,7 @@
 
 #include "auth_client.h"
 #include "harness.h"
+#include "totp_client.h"
 
 #define WAIT_MS 5000
 #define PW "correct horse battery staple"
@@ -36,8 +37,10 @@ static const char config[] =
 typedef struct fixture {
     bw_srv *srv;
     char *config;
-    char *editor; /* bearer tokens */
-    char *auditor;
+    char *editor;  /* bearer tokens */
+    char *auditor; /* with a second factor: GET /v1/admin/audit demands one */
+    char auditor_b32[BW_TEST_TOTP_B32_SIZE];
+    uint64_t auditor_step;
 } fixture;
 
 static int64_t mono_ms(void)
@@ -475,7 +478,10 @@ static int setup(void **state)
     if (f->srv == NULL || bw_test_user_add(f->srv, "eddie", PW, "editor") != 0 ||
         bw_test_user_add(f->srv, "audrey", PW, "auditor") != 0 ||
         bw_test_login(f->srv, "eddie", PW, &f->editor, NULL) != 0 ||
-        bw_test_login(f->srv, "audrey", PW, &f->auditor, NULL) != 0)
+        bw_test_login(f->srv, "audrey", PW, &f->auditor, NULL) != 0 ||
+        /* Without a second factor the auditor may not read the trail; with one she may. */
+        bw_test_mfa_refused(f->srv, f->auditor, "GET", "/v1/admin/audit", NULL) != 0 ||
+        bw_test_mfa_upgrade(f->srv, &f->auditor, f->auditor_b32, &f->auditor_step) != 0)
         return -1;
     return 0;
 }

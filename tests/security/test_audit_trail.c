@@ -40,6 +40,7 @@
 
 #include "auth_client.h"
 #include "harness.h"
+#include "totp_client.h"
 
 static const char *const PW = "correct horse battery staple";
 static const char CONFIG[] = "{\"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
@@ -54,6 +55,9 @@ typedef struct fixture {
     bw_srv *srv;
     long long started_s;            /* wall clock before the server started */
     char *alice, *boss, *aud, *vic; /* bearer tokens: editor, admin, auditor, viewer */
+    char *bart;                     /* admin and auditor whose session passed no factor */
+    char boss_b32[BW_TEST_TOTP_B32_SIZE], aud_b32[BW_TEST_TOTP_B32_SIZE];
+    uint64_t boss_step, aud_step; /* boss and aud have a second factor: the admin routes */
 } fixture;
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -326,12 +330,16 @@ static int setup(void **state)
         bw_test_user_add(f->srv, "boss", PW, "admin") != 0 ||
         bw_test_user_add(f->srv, "aud", PW, "auditor") != 0 ||
         bw_test_user_add(f->srv, "vic", PW, "viewer") != 0 ||
-        bw_test_user_add(f->srv, "rl", PW, "editor") != 0)
+        bw_test_user_add(f->srv, "rl", PW, "editor") != 0 ||
+        bw_test_user_add(f->srv, "bart", PW, "admin,auditor") != 0)
         return -1;
     if (bw_test_login(f->srv, "alice", PW, &f->alice, NULL) != 0 ||
         bw_test_login(f->srv, "boss", PW, &f->boss, NULL) != 0 ||
         bw_test_login(f->srv, "aud", PW, &f->aud, NULL) != 0 ||
-        bw_test_login(f->srv, "vic", PW, &f->vic, NULL) != 0)
+        bw_test_login(f->srv, "vic", PW, &f->vic, NULL) != 0 ||
+        bw_test_login(f->srv, "bart", PW, &f->bart, NULL) != 0 ||
+        bw_test_mfa_upgrade(f->srv, &f->boss, f->boss_b32, &f->boss_step) != 0 ||
+        bw_test_mfa_upgrade(f->srv, &f->aud, f->aud_b32, &f->aud_step) != 0)
         return -1;
     return 0;
 }
@@ -348,6 +356,7 @@ static int teardown(void **state)
     free(f->boss);
     free(f->aud);
     free(f->vic);
+    free(f->bart);
     free(f);
     return rc == 0 ? 0 : -1;
 }
@@ -600,6 +609,34 @@ static void test_authz_denied(void **state)
     want_str(rec, "actor", "alice");
     want_detail_str(rec, "reason", "csrf");
     json_decref(rec);
+
+    /* An admin route to a session that passed no second factor: reason mfa, on both route
+     * families (users and the trail itself), and the answer says so. */
+    {
+        static const char *const routes[][3] = {
+            {"POST", "/v1/admin/users",
+             "{\"username\":\"by.bart\",\"password\":\"a long enough one\",\"roles\":[]}"},
+            {"GET", "/v1/admin/audit", NULL},
+        };
+
+        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+            json_t *doc = NULL;
+
+            new_rid(rid, "mfa");
+            assert_int_equal(
+                call_rid(f->srv, f->bart, routes[i][0], routes[i][1], routes[i][2], rid, &doc),
+                403);
+            want_str(doc, "type", BW_TEST_MFA_REQUIRED_TYPE);
+            json_decref(doc);
+            rec = record_soon(f->srv, "authz.denied", rid);
+            want_str(rec, "outcome", "failure");
+            want_str(rec, "actor", "bart");
+            want_str(rec, "target", routes[i][1]);
+            want_detail_str(rec, "reason", "mfa");
+            want_detail_str(rec, "method", routes[i][0]);
+            json_decref(rec);
+        }
+    }
 }
 
 static void test_ratelimit_exceeded(void **state)
@@ -1541,7 +1578,8 @@ static void test_crash_keeps_every_acknowledged_record(void **state)
         "  \"route_burst\": 100000}}";
     crash_worker *w = calloc(CRASH_THREADS, sizeof(*w));
     char *cfg = NULL, *cfg2 = NULL, *cfg3 = NULL, *token = NULL, *rcfg;
-    char audit[4200];
+    char audit[4200], b32[BW_TEST_TOTP_B32_SIZE];
+    uint64_t step = 0;
     bw_srv *c, *c2, *c3;
     long long last;
 
@@ -1550,8 +1588,10 @@ static void test_crash_keeps_every_acknowledged_record(void **state)
     assert_non_null(c);
     assert_int_equal(bw_test_user_add(c, "chief", PW, "admin"), 0);
 
-    /* First crash: killed while it answers, commits and hashes passwords. */
+    /* First crash: killed while it answers, commits and hashes passwords. chief enrols a
+     * second factor (the admin routes demand it) and logs in with a code after each restart. */
     assert_int_equal(bw_test_login(c, "chief", PW, &token, NULL), 0);
+    assert_int_equal(bw_test_mfa_upgrade(c, &token, b32, &step), 0);
     burst_and_kill(c, token, NULL, w);
     free(token);
     last = assert_acked_recorded(c, w);
@@ -1562,7 +1602,7 @@ static void test_crash_keeps_every_acknowledged_record(void **state)
     rcfg = restart_config(c);
     c2 = bw_test_srv_start_json(rcfg, &cfg2);
     assert_non_null(c2);
-    assert_int_equal(bw_test_login(c2, "chief", PW, &token, NULL), 0);
+    assert_int_equal(bw_test_mfa_login(c2, "chief", PW, b32, &step, &token), 0);
     data_path(c, "audit.db", audit, sizeof(audit));
     burst_and_kill(c2, token, audit, w);
     free(token);
@@ -1577,7 +1617,7 @@ static void test_crash_keeps_every_acknowledged_record(void **state)
         json_t *doc, *rec;
         verify_out v;
 
-        assert_int_equal(bw_test_login(c3, "chief", PW, &token, NULL), 0);
+        assert_int_equal(bw_test_mfa_login(c3, "chief", PW, b32, &step, &token), 0);
         doc = bw_test_call(c3, token, "POST", "/v1/notes", NOTE, 201);
         snprintf(path, sizeof(path), "/v1/notes/%s", sfield(doc, "id"));
         json_decref(doc);

@@ -1,9 +1,10 @@
 /*
  * Object- and function-level authorization of the notes service, over HTTPS: one user cannot
  * read, change, delete or page through another user's notes (and cannot tell they exist), a
- * viewer cannot write, an editor cannot reach the admin routes or raise their own roles, an admin
- * reaches other users' notes through notes:moderate, and every route the OpenAPI document does
- * not list as public answers 401 without a credential.
+ * viewer cannot write, an editor cannot reach the admin routes or raise their own roles (even
+ * with a second factor: the permission decides), an admin reaches the admin routes only with a
+ * second factor, an admin reaches other users' notes through notes:moderate, and every route the
+ * OpenAPI document does not list as public answers 401 without a credential.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,12 +21,14 @@
 
 #include "auth_client.h"
 #include "harness.h"
+#include "totp_client.h"
 
 static const char *const PW = "correct horse battery staple";
 static const char REALM[] = "Bearer realm=\"bulwark\"";
 
 /* The smallest Argon2 memory the config allows keeps the five logins fast. */
-static const char CONFIG[] = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": {\"memlimit_kib\": 19456}}}";
+static const char CONFIG[] = "{\"ratelimit\": {\"route_burst\": 100000}, \"auth\": {\"password\": "
+                             "{\"memlimit_kib\": 19456}}}";
 
 #define NOTE_ID_LEN 32
 #define ALICE_NOTES 3
@@ -35,6 +38,12 @@ typedef struct fixture {
     char *config;
     bw_srv *srv;
     char *alice, *bob, *vera, *erin, *adam; /* bearer tokens */
+    char *ada;                              /* an admin whose session passed no second factor */
+    /* erin, vera and adam have a second factor: the admin routes demand one, so erin's and
+     * vera's refusals there are the permission's. */
+    char erin_b32[BW_TEST_TOTP_B32_SIZE], vera_b32[BW_TEST_TOTP_B32_SIZE],
+        adam_b32[BW_TEST_TOTP_B32_SIZE];
+    uint64_t erin_step, vera_step, adam_step;
     long long erin_id, adam_id;
     char alice_ids[ALICE_NOTES][NOTE_ID_LEN + 1]; /* oldest first */
     char bob_ids[BOB_NOTES][NOTE_ID_LEN + 1];
@@ -103,11 +112,16 @@ static int setup(void **state)
         bw_test_user_add(f->srv, "vera", PW, "viewer") != 0 ||
         bw_test_user_add(f->srv, "erin", PW, "editor") != 0 ||
         bw_test_user_add(f->srv, "adam", PW, "admin") != 0 ||
+        bw_test_user_add(f->srv, "ada", PW, "admin") != 0 ||
         bw_test_login(f->srv, "alice", PW, &f->alice, NULL) != 0 ||
         bw_test_login(f->srv, "bob", PW, &f->bob, NULL) != 0 ||
         bw_test_login(f->srv, "vera", PW, &f->vera, NULL) != 0 ||
         bw_test_login(f->srv, "erin", PW, &f->erin, NULL) != 0 ||
-        bw_test_login(f->srv, "adam", PW, &f->adam, NULL) != 0)
+        bw_test_login(f->srv, "adam", PW, &f->adam, NULL) != 0 ||
+        bw_test_login(f->srv, "ada", PW, &f->ada, NULL) != 0 ||
+        bw_test_mfa_upgrade(f->srv, &f->erin, f->erin_b32, &f->erin_step) != 0 ||
+        bw_test_mfa_upgrade(f->srv, &f->vera, f->vera_b32, &f->vera_step) != 0 ||
+        bw_test_mfa_upgrade(f->srv, &f->adam, f->adam_b32, &f->adam_step) != 0)
         return -1;
     f->erin_id = me_id(f, f->erin);
     f->adam_id = me_id(f, f->adam);
@@ -136,6 +150,7 @@ static int teardown(void **state)
     free(f->vera);
     free(f->erin);
     free(f->adam);
+    free(f->ada);
     free(f);
     return rc == 0 ? 0 : -1;
 }
@@ -421,6 +436,9 @@ static void test_editor_cannot_use_admin_routes(void **state)
         else if (strstr(r.body, "users:") != NULL)
             BW_CASE_FAIL(nfail, "%s %s names the permission: %s", cases[i].method, cases[i].path,
                          r.body);
+        else if (strstr(r.body, BW_TEST_MFA_REQUIRED_TYPE) != NULL)
+            BW_CASE_FAIL(nfail, "%s %s: erin has a second factor, the permission refuses: %s",
+                         cases[i].method, cases[i].path, r.body);
         bw_resp_free(&r);
     }
     BW_CASES_DONE(nfail);
@@ -458,6 +476,37 @@ static void test_no_self_escalation(void **state)
     assert_false(user_exists(f, "erin2"));
     expect(f, f->erin, "GET", "/v1/admin/users", NULL, 403);
     expect(f, f->vera, "POST", "/v1/notes", "{\"title\":\"t\",\"body\":\"b\"}", 403);
+}
+
+/* An admin whose session passed no second factor is refused every admin route (after the
+ * permission check, with the mfa-required type), and nothing happens. */
+static void test_admin_needs_second_factor(void **state)
+{
+    fixture *f = *state;
+    static const char mallory[] =
+        "{\"username\":\"mallory\",\"password\":\"a long enough one\",\"roles\":[\"admin\"]}";
+    char erin[64];
+
+    snprintf(erin, sizeof(erin), "/v1/admin/users/%lld", f->erin_id);
+    const struct {
+        const char *method, *path, *body;
+    } cases[] = {
+        {"GET", "/v1/admin/users", NULL},
+        {"POST", "/v1/admin/users", mallory},
+        {"GET", erin, NULL},
+        {"PATCH", erin, "{\"roles\":[\"admin\"]}"},
+        {"PATCH", erin, "{\"disabled\":true}"},
+    };
+    int nfail = 0;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (bw_test_mfa_refused(f->srv, f->ada, cases[i].method, cases[i].path, cases[i].body) != 0)
+            BW_CASE_FAIL(nfail, "%s %s: not refused for want of a factor", cases[i].method,
+                         cases[i].path);
+    BW_CASES_DONE(nfail);
+    assert_false(user_exists(f, "mallory"));
+    assert_roles(f, f->erin_id, "editor");
+    assert_int_equal(me_id(f, f->erin), f->erin_id);
 }
 
 static void test_admin_moderates(void **state)
@@ -674,6 +723,7 @@ int main(void)
         cmocka_unit_test(test_viewer_cannot_write),
         cmocka_unit_test(test_editor_cannot_use_admin_routes),
         cmocka_unit_test(test_no_self_escalation),
+        cmocka_unit_test(test_admin_needs_second_factor),
         cmocka_unit_test(test_admin_moderates),
         cmocka_unit_test(test_every_protected_route_needs_credentials),
     };

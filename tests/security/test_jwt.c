@@ -7,7 +7,9 @@
  *
  * - EdDSA, ES256 and RS256 tokens are accepted; the caller is the token's sub, with the roles of
  *   the issuer's roles claim that RBAC declares (unknown names grant nothing), and RBAC decides
- *   as for any principal (viewer reads notes, gets 403 on admin routes);
+ *   as for any principal (viewer reads notes, gets 403 on admin routes); the admin routes
+ *   demand a second factor, which a JWT carries as an "amr" claim naming "mfa" (without it: 403
+ *   mfa-required);
  * - every forgery and every invalid token is a 401 with WWW-Authenticate error="invalid_token"
  *   and a generic body, and exactly one audit record, auth.credential.refused, whose reason is
  *   the check that refused it; a public route stays anonymous; a cookie is never a JWT;
@@ -37,6 +39,7 @@
 
 #include "auth_client.h"
 #include "harness.h"
+#include "totp_client.h"
 
 extern char **environ;
 
@@ -569,12 +572,16 @@ static void test_second_issuer_scope_roles(void **state)
 
 static void test_rbac_decides(void **state)
 {
-    char *viewer, *admin, *unknown;
+    char *viewer, *admin, *admin_1f, *unknown;
     json_t *c;
 
     (void)state;
     viewer = sign1("EdDSA", "ed", "ed-1", claims("rbac-viewer", roles1("viewer")));
-    admin = sign1("EdDSA", "ed", "ed-1", claims("rbac-admin", roles1("admin")));
+    /* The admin routes demand a second factor: the issuer says it checked one ("amr"). */
+    c = claims("rbac-admin", roles1("admin"));
+    assert_int_equal(json_object_set_new(c, "amr", json_pack("[s,s]", "pwd", "mfa")), 0);
+    admin = sign1("EdDSA", "ed", "ed-1", c);
+    admin_1f = sign1("EdDSA", "ed", "ed-1", claims("rbac-admin", roles1("admin")));
     c = claims("rbac-nobody", json_pack("[s,s,s]", "root", "superuser", "ADMIN"));
     unknown = sign1("EdDSA", "ed", "ed-1", c);
 
@@ -584,6 +591,8 @@ static void test_rbac_decides(void **state)
     assert_int_equal(status_of(viewer, "/v1/admin/users"), 403);
     assert_int_equal(status_of(viewer, "/v1/admin/audit"), 403);
     assert_int_equal(status_of(admin, "/v1/admin/users"), 200);
+    /* The same admin without amr: the permission holds, the second factor is missing. */
+    assert_int_equal(bw_test_mfa_refused(F.srv, admin_1f, "GET", "/v1/admin/users", NULL), 0);
     /* An editor may write, but a note needs a local account to own it: 403, not a 500. */
     char *editor = sign1("EdDSA", "ed", "ed-1", claims("rbac-editor", roles1("editor")));
     bw_resp r;
@@ -598,6 +607,7 @@ static void test_rbac_decides(void **state)
     assert_int_equal(status_of(unknown, "/v1/auth/me"), 403);
     free(viewer);
     free(admin);
+    free(admin_1f);
     free(unknown);
 }
 
