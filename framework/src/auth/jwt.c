@@ -1040,9 +1040,8 @@ static int verify(const bw_jwt_policy *policies, size_t npolicies, const char *t
         rc = claims_sub(payload, out, why, whylen);
     if (rc == 0)
         rc = claims_roles(payload, p->roles_claim, out, why, whylen);
-    if (rc == 0)
-        out->mfa = claims_amr_mfa(payload);
     if (rc == 0) {
+        out->mfa = claims_amr_mfa(payload);
         /* Checked against the policy's issuer, which fits. */
         size_t isslen = strlen(p->issuer);
         memcpy(out->iss, p->issuer, isslen + 1);
