@@ -9,6 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+#include <poll.h>
 
 #include <cmocka.h>
 
@@ -814,6 +819,53 @@ static void test_client_args(void **state)
     assert_string_equal(fmt(&got), "198.51.100.7");
 }
 
+/* A listening socket on 127.0.0.1, its port in *port. */
+static int listener(unsigned *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* 1 when a connection waits to be accepted within 1 s. */
+static int pending(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 1000) == 1;
+}
+
+/* The poke reaches a loopback listener named as the config names it (an unspecified host
+ * means loopback), and skips what it cannot reach (IPv6, port 0). */
+static void test_poke(void **state)
+{
+    unsigned port;
+    int fd = listener(&port), c;
+
+    (void)state;
+    bw_netaddr_poke("127.0.0.1:8443", port);
+    assert_true(pending(fd));
+    c = accept(fd, NULL, NULL);
+    assert_true(c >= 0);
+    close(c);
+    bw_netaddr_poke("0.0.0.0:8443", port);
+    assert_true(pending(fd));
+    c = accept(fd, NULL, NULL);
+    assert_true(c >= 0);
+    close(c);
+    bw_netaddr_poke("[::1]:8443", port);
+    bw_netaddr_poke("127.0.0.1:8443", 0);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 100), 0);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -837,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_client_oversized),
         cmocka_unit_test(test_client_spoof_flood),
         cmocka_unit_test(test_client_args),
+        cmocka_unit_test(test_poke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

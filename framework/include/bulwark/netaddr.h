@@ -111,4 +111,11 @@ typedef struct bw_netaddr_proxies {
 int bw_netaddr_client(const bw_netaddr *peer, const bw_netaddr_proxies *proxies, const char *xff,
                       size_t xfflen, const char *fwd, size_t fwdlen, bw_netaddr *client);
 
+/* Connects to the listener at listen ("host:port" as in the config; an unspecified or named
+ * host means 127.0.0.1; a bracketed IPv6 host is skipped) on the given port and closes at
+ * once. CivetWeb's accept loop waits up to 2 s in poll() between looks at its stop flag; one
+ * connection wakes it, so mg_stop returns without that wait. Best effort: errors are
+ * ignored, and the connection carries no request. */
+void bw_netaddr_poke(const char *listen, unsigned port);
+
 #endif

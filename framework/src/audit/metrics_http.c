@@ -10,16 +10,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <civetweb.h>
 
 #include "bulwark/log.h"
+#include "bulwark/netaddr.h"
 
 #define LISTEN_MAX 128 /* "[" 39-character v6 address "]:65535" fits with room */
 
 static pthread_mutex_t listen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mg_context *listen_ctx;
 static atomic_int listen_port;
+static char listen_addr[LISTEN_MAX + 1]; /* as given to bw_metrics_listen_start */
 
 static void set_err(char *err, size_t errlen, const char *what, const char *detail)
 {
@@ -202,6 +205,8 @@ int bw_metrics_listen_start(const char *listen, char *err, size_t errlen)
         goto out;
     }
     atomic_store(&listen_port, ports[0].port);
+    memcpy(listen_addr, listen, len);
+    listen_addr[len] = '\0';
     rc = 0;
 out:
     (void)pthread_mutex_unlock(&listen_lock);
@@ -213,12 +218,26 @@ int bw_metrics_listen_port(void)
     return atomic_load(&listen_port);
 }
 
+/* Wakes the accept loop once mg_stop has raised its flag (see bw_netaddr_poke). */
+static void *poke_later(void *arg)
+{
+    (void)arg;
+    nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+    bw_netaddr_poke(listen_addr, (unsigned)atomic_load(&listen_port));
+    return NULL;
+}
+
 void bw_metrics_listen_stop(void)
 {
+    pthread_t poker;
+
     if (pthread_mutex_lock(&listen_lock) != 0)
         return;
     if (listen_ctx != NULL) {
+        bool poking = pthread_create(&poker, NULL, poke_later, NULL) == 0;
         mg_stop(listen_ctx);
+        if (poking)
+            (void)pthread_join(poker, NULL);
         listen_ctx = NULL;
         atomic_store(&listen_port, 0);
     }

@@ -913,7 +913,7 @@ int bw_server_stop(bw_server *srv)
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
     }
-    for (;;) {
+    for (int round = 0;; round++) {
         if (atomic_load(&s->done)) {
             pthread_join(tid, NULL);
             free(s);
@@ -926,6 +926,10 @@ int bw_server_stop(bw_server *srv)
             (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
             break;
         nanosleep(&(struct timespec){0, 20 * 1000000L}, NULL);
+        /* By now mg_stop has raised its flag: wake the accept loop, which would otherwise
+         * notice only at the end of its 2 s poll. */
+        if (round == 0)
+            bw_netaddr_poke(srv->cfg->server.listen, (unsigned)srv->port);
     }
     /* Workers are still busy: leave them (the process is exiting). */
     bw_log(BW_LOG_WARN, "server.stop_timeout",

@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* Longest IPv6 text (INET6_ADDRSTRLEN - 1) plus '%' and a zone of IF_NAMESIZE - 1 bytes. */
 #define ADDR_TEXT_MAX (INET6_ADDRSTRLEN + IF_NAMESIZE - 1)
@@ -521,4 +523,31 @@ int bw_netaddr_client(const bw_netaddr *peer, const bw_netaddr_proxies *proxies,
     }
     *client = cur;
     return from_header;
+}
+
+void bw_netaddr_poke(const char *listen, unsigned port)
+{
+    struct sockaddr_in sa;
+    char host[INET_ADDRSTRLEN];
+    const char *colon = listen != NULL ? strrchr(listen, ':') : NULL;
+    size_t hlen = colon != NULL ? (size_t)(colon - listen) : 0;
+    int fd;
+
+    if (port == 0 || port > 65535 || (listen != NULL && listen[0] == '['))
+        return;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (hlen == 0 || hlen >= sizeof(host))
+        hlen = 0;
+    else
+        memcpy(host, listen, hlen);
+    host[hlen] = '\0';
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || sa.sin_addr.s_addr == htonl(INADDR_ANY))
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return;
+    (void)connect(fd, (const struct sockaddr *)&sa, sizeof(sa));
+    (void)close(fd);
 }
