@@ -215,6 +215,24 @@ static void test_null_arena(void **state)
     bw_arena_free(NULL);
 }
 
+/* A reset wipes what was handed out: the kept first chunk hands the same bytes out again,
+ * and they must no longer hold the old contents (a request's password, say). */
+static void test_reset_wipes(void **state)
+{
+    (void)state;
+    bw_arena *a = bw_arena_new(4096, 1 << 20);
+    assert_non_null(a);
+    char *p = bw_arena_alloc(a, 64);
+    assert_non_null(p);
+    memset(p, 'S', 64);
+    bw_arena_reset(a);
+    unsigned char *q = bw_arena_alloc(a, 64);
+    assert_ptr_equal(q, p);
+    for (size_t i = 0; i < 64; i++)
+        assert_int_equal(q[i], 0);
+    bw_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_calloc_zeroes),
         cmocka_unit_test(test_strndup),
         cmocka_unit_test(test_reset_reuse),
+        cmocka_unit_test(test_reset_wipes),
         cmocka_unit_test(test_many_allocs),
         cmocka_unit_test(test_null_arena),
     };

@@ -33,10 +33,12 @@ char *bw_arena_strndup(bw_arena *a, const char *p, size_t len);
 size_t bw_arena_used(const bw_arena *a);
 
 /* Invalidates every pointer handed out and frees all chunks but the first, which is kept
- * for reuse by the next request. */
+ * for reuse by the next request. Every byte handed out is wiped first (as by bw_arena_free):
+ * a request's secrets do not linger in memory after it. */
 void bw_arena_reset(bw_arena *a);
 
-/* Frees the arena and everything allocated from it. NULL is a no-op. */
+/* Wipes every byte handed out, then frees the arena and everything allocated from it. NULL
+ * is a no-op. */
 void bw_arena_free(bw_arena *a);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #define ARENA_ALIGN ((size_t)16)
 #define ARENA_DEFAULT_CHUNK ((size_t)4096)
 
@@ -55,10 +57,18 @@ static struct chunk *chunk_new(size_t cap)
     return c;
 }
 
+/* What a request held (a login body's password, a bearer token in an answer, recovery
+ * codes) does not outlive it in freed memory: the bytes handed out are wiped first. */
+static void wipe(struct chunk *c)
+{
+    sodium_memzero(chunk_data(c), c->used);
+}
+
 static void free_chain(struct chunk *c)
 {
     while (c != NULL) {
         struct chunk *next = c->next;
+        wipe(c);
         free(c);
         c = next;
     }
@@ -168,6 +178,7 @@ void bw_arena_reset(bw_arena *a)
         return;
     free_chain(a->first->next);
     a->first->next = NULL;
+    wipe(a->first);
     a->first->used = 0;
     a->cur = a->first;
     a->reserved = a->first->cap;
